@@ -1,0 +1,69 @@
+# One task runner for people and CI. `make demo` runs the product; `make test` checks it all.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Development and test runs use generated secrets in var/; production sets its own.
+export SAFEROOM_DEBUG ?= 1
+
+.PHONY: install demo serve test lint typecheck migrations-check test-sqlite test-postgres bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: set everything up (venv, database, demo network, one account per role) and serve.
+demo: install
+	$(BIN)/saferoom migrate --noinput
+	$(BIN)/saferoom demo
+	$(BIN)/saferoom runserver $(HOST):$(PORT)
+
+serve: install
+	$(BIN)/saferoom runserver $(HOST):$(PORT)
+
+## test: lint, types, migrations, then the whole suite on SQLite, PostgreSQL and Chromium.
+test: install lint typecheck migrations-check test-sqlite test-postgres
+
+lint: install
+	$(BIN)/ruff check saferoom tests
+	$(BIN)/ruff format --check saferoom tests
+
+typecheck: install
+	$(BIN)/mypy saferoom tests
+
+migrations-check: install
+	$(BIN)/saferoom makemigrations --check --dry-run
+
+test-sqlite: install
+	$(BIN)/pytest
+
+test-postgres: install
+	@if [ -n "$$SAFEROOM_TEST_DATABASE_URL" ]; then \
+		echo "== PostgreSQL: $$SAFEROOM_TEST_DATABASE_URL"; \
+		SAFEROOM_DATABASE_URL="$$SAFEROOM_TEST_DATABASE_URL" $(BIN)/pytest; \
+	elif [ "$$CI" = "true" ]; then \
+		echo "!! CI=true but SAFEROOM_TEST_DATABASE_URL is not set: the PostgreSQL tests must run in CI." >&2; \
+		exit 1; \
+	else \
+		echo ""; \
+		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+		echo "!! SKIPPED the PostgreSQL half of the suite: SAFEROOM_TEST_DATABASE_URL is not set."; \
+		echo "!! e.g. SAFEROOM_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres make test"; \
+		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+	fi
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var/saferoom.sqlite3* var/static

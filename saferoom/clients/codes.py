@@ -1,0 +1,169 @@
+"""Client codes: a random display code to type or scan, and a keyed hash (HMAC) of the network's
+code-scheme attributes to find a returning client who has lost their card.
+
+The attributes themselves (initials, date of birth, chosen name) are normalised, hashed with
+SAFEROOM_LINKAGE_KEY and discarded: the database never holds them, and without the key the
+hashes cannot be matched against guesses (security-reliability.md §3).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from hashlib import sha256
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from saferoom.sites.models import ClientCodeScheme
+
+# No 0/O, 1/I/L, 2/Z, 5/S, 8/B: characters that are misread on a card or a tired screen.
+DISPLAY_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
+_RANDOM_LENGTH = 5
+
+
+class CodeError(ValueError):
+    """An attribute or code that cannot be used; the message says what to fix."""
+
+
+def _check_char(body: str) -> str:
+    total = sum((i + 1) * DISPLAY_ALPHABET.index(ch) for i, ch in enumerate(body))
+    return DISPLAY_ALPHABET[total % len(DISPLAY_ALPHABET)]
+
+
+def new_display_code() -> str:
+    """A fresh random code such as ``K7F-29Q``: five random characters and a check character."""
+    body = "".join(secrets.choice(DISPLAY_ALPHABET) for _ in range(_RANDOM_LENGTH))
+    code = body + _check_char(body)
+    return f"{code[:3]}-{code[3:]}"
+
+
+def normalise_display_code(typed: str) -> str:
+    """Accept what staff type or a scanner sends (any case, spaces, hyphens, common misreads)
+    and return the canonical ``XXX-XXX`` form, or raise CodeError."""
+    cleaned = "".join(ch for ch in typed.upper() if ch.isalnum())
+    cleaned = cleaned.translate(str.maketrans("0O1I", "QQJJ"))
+    if len(cleaned) != _RANDOM_LENGTH + 1 or any(ch not in DISPLAY_ALPHABET for ch in cleaned):
+        raise CodeError(_("A client code has six letters and numbers, like K7F-29Q."))
+    if _check_char(cleaned[:-1]) != cleaned[-1]:
+        raise CodeError(_("That code has a typing mistake in it. Check the card and try again."))
+    return f"{cleaned[:3]}-{cleaned[3:]}"
+
+
+def _letters(value: str) -> str:
+    """Upper-case letters only, with accents removed (É → E, ß → SS)."""
+    decomposed = unicodedata.normalize("NFKD", value.upper().replace("ß", "SS"))
+    return "".join(ch for ch in decomposed if "A" <= ch <= "Z")
+
+
+SEX_CODES = {"female": "F", "male": "M", "other": "X"}
+
+
+@dataclass(frozen=True)
+class SchemeAttributes:
+    """What a client gives at the desk, before it is normalised and hashed."""
+
+    initials: str = ""
+    date_of_birth: date | None = None
+    sex: str = ""
+    letters: str = ""
+    year_of_birth: int | None = None
+    chosen_name: str = ""
+
+
+def canonical(scheme: str, attrs: SchemeAttributes, *, today: date) -> str:
+    """The normalised text that is hashed. Raises CodeError naming what is missing or wrong."""
+    if scheme == ClientCodeScheme.INITIALS_DOB_SEX:
+        initials = _letters(attrs.initials)
+        if len(initials) != 2:
+            raise CodeError(_("Initials are two letters: first name and surname, like JS."))
+        dob = attrs.date_of_birth
+        if dob is None:
+            raise CodeError(_("Enter the date of birth."))
+        _check_birth_year(dob.year, today=today)
+        if dob > today:
+            raise CodeError(_("The date of birth is in the future."))
+        sex = SEX_CODES.get(attrs.sex)
+        if sex is None:
+            raise CodeError(_("Choose female, male or other for sex."))
+        return f"{initials}|{dob.isoformat()}|{sex}"
+    if scheme == ClientCodeScheme.GENDER_LETTERS_YOB:
+        gender = SEX_CODES.get(attrs.sex)
+        if gender is None:
+            raise CodeError(_("Choose female, male or other for gender."))
+        letters = _letters(attrs.letters)
+        if len(letters) != 4:
+            raise CodeError(_("The code needs exactly four letters."))
+        if attrs.year_of_birth is None:
+            raise CodeError(_("Enter the year of birth."))
+        _check_birth_year(attrs.year_of_birth, today=today)
+        return f"{gender}|{letters}|{attrs.year_of_birth:04d}"
+    if scheme == ClientCodeScheme.CHOSEN_NAME:
+        decomposed = unicodedata.normalize("NFKD", attrs.chosen_name.casefold())
+        words = "".join(
+            ch if ch.isalnum() else " " for ch in decomposed if not unicodedata.combining(ch)
+        )
+        name = " ".join(words.split())
+        if len(name) < 2:
+            raise CodeError(_("A chosen name needs at least two letters."))
+        if len(name) > 60:
+            raise CodeError(_("A chosen name can be at most 60 letters."))
+        return name
+    raise CodeError(_("This network's client-code scheme is not known."))
+
+
+def _check_birth_year(year: int, *, today: date) -> None:
+    if not (today.year - 100 <= year <= today.year - 10):
+        raise CodeError(
+            _("The year of birth must be between %(low)s and %(high)s.")
+            % {"low": today.year - 100, "high": today.year - 10}
+        )
+
+
+def linkage_hash(network_id: int, scheme: str, text: str) -> str:
+    """HMAC-SHA256 of the canonical attributes under the linkage key, which is never stored."""
+    message = f"v1|{network_id}|{scheme}|{text}".encode()
+    return hmac.new(settings.LINKAGE_KEY.encode(), message, sha256).hexdigest()
+
+
+def likely_variants(scheme: str, attrs: SchemeAttributes, *, today: date) -> list[str]:
+    """Canonical texts of the mistakes people commonly make re-entering their attributes
+    (initials swapped, day and month swapped), so registration can warn of a likely duplicate
+    without storing the attributes."""
+    variants: list[str] = []
+    if scheme == ClientCodeScheme.INITIALS_DOB_SEX and attrs.date_of_birth is not None:
+        dob = attrs.date_of_birth
+        swapped_initials = SchemeAttributes(
+            initials=_letters(attrs.initials)[::-1], date_of_birth=dob, sex=attrs.sex
+        )
+        variants.append(canonical(scheme, swapped_initials, today=today))
+        if dob.day <= 12 and dob.day != dob.month:
+            swapped_dob = SchemeAttributes(
+                initials=attrs.initials,
+                date_of_birth=dob.replace(day=dob.month, month=dob.day),
+                sex=attrs.sex,
+            )
+            variants.append(canonical(scheme, swapped_dob, today=today))
+    if scheme == ClientCodeScheme.GENDER_LETTERS_YOB and attrs.year_of_birth is not None:
+        for year in (attrs.year_of_birth - 1, attrs.year_of_birth + 1):
+            try:
+                variants.append(
+                    canonical(
+                        scheme,
+                        SchemeAttributes(sex=attrs.sex, letters=attrs.letters, year_of_birth=year),
+                        today=today,
+                    )
+                )
+            except CodeError:
+                continue
+    own = canonical(scheme, attrs, today=today)
+    return [v for v in dict.fromkeys(variants) if v != own]
+
+
+def year_of_birth(scheme: str, attrs: SchemeAttributes) -> int | None:
+    if scheme == ClientCodeScheme.INITIALS_DOB_SEX and attrs.date_of_birth is not None:
+        return attrs.date_of_birth.year
+    return attrs.year_of_birth

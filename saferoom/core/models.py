@@ -1,0 +1,87 @@
+"""People who log in, the append-only audit trail, and idempotency keys for every create."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from saferoom.core.roles import Role
+
+
+class User(AbstractUser):
+    """A named member of staff. Roles are held per site through ``sites.Membership``."""
+
+    display_name = models.CharField(_("name shown to colleagues"), max_length=80, blank=True)
+
+    class Meta:
+        db_table = "core_user"
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+
+class AuditEvent(models.Model):
+    """One thing someone did or looked at. Append-only; no foreign keys, so it outlives what it
+    describes. Labels never hold personal data: clients appear by display code only."""
+
+    at = models.DateTimeField(db_index=True)
+    actor_id = models.BigIntegerField(null=True)
+    actor_label = models.CharField(max_length=150)
+    role = models.CharField(max_length=20, blank=True)
+    action = models.CharField(max_length=60, db_index=True)
+    object_type = models.CharField(max_length=60, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_label = models.CharField(max_length=150, blank=True)
+    site_id = models.BigIntegerField(null=True, db_index=True)
+    site_label = models.CharField(max_length=120, blank=True)
+    request_id = models.CharField(max_length=36, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        db_table = "core_auditevent"
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_label}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise RuntimeError("Audit events are append-only.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise RuntimeError("Audit events are append-only.")
+
+
+class IdempotencyKey(models.Model):
+    """Remembers a create that a form or API call made, so that a double tap, a retry or an
+    offline replay with the same key returns the first result instead of a second record."""
+
+    key = models.UUIDField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    action = models.CharField(max_length=60)
+    fingerprint = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=60)
+    object_id = models.BigIntegerField()
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        db_table = "core_idempotencykey"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.key}"
+
+
+def new_idempotency_key() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+__all__ = ["AuditEvent", "IdempotencyKey", "Role", "User", "new_idempotency_key"]

@@ -1,0 +1,104 @@
+"""Visits: one arrival at a site, from the desk's check-in through the queue to leaving, or a
+turn-away. (Consumption sessions, the board and after-care build on this.)"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from saferoom.clients.models import Client, OtherwiseLocation
+from saferoom.sites.models import CatalogueItem, Route, Site
+
+
+class Visit(models.Model):
+    class State(models.TextChoices):
+        WAITING = "waiting", _("Waiting")
+        IN_SPACE = "in_space", _("In a space")
+        AFTERCARE = "aftercare", _("In after-care")
+        LEFT = "left", _("Left")
+        TURNED_AWAY = "turned_away", _("Turned away")
+
+    class EndReason(models.TextChoices):
+        CHECKED_OUT = "checked_out", _("Checked out")
+        LEFT_QUEUE = "left_queue", _("Left the queue before being seen")
+        LEFT_WITHOUT_CHECKOUT = "left_without_checkout", _("Left without check-out")
+        TURNED_AWAY = "turned_away", _("Turned away")
+
+    class Alone(models.TextChoices):
+        YES = "yes", _("Yes, alone")
+        NO = "no", _("No, with others")
+        NOT_SAID = "not_said", _("Did not say")
+
+    OPEN_STATES = ("waiting", "in_space", "aftercare")
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="visits")
+    client = models.ForeignKey(
+        Client, on_delete=models.PROTECT, null=True, blank=True, related_name="visits"
+    )
+    anonymous = models.BooleanField(_("anonymous visit"), default=False)
+    arrived_at = models.DateTimeField(_("arrived"), db_index=True)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.WAITING)
+    planned_route = models.CharField(_("route"), max_length=10, choices=Route.choices, blank=True)
+    planned_substances = models.ManyToManyField(
+        CatalogueItem, blank=True, related_name="+", verbose_name=_("substances")
+    )
+    otherwise_location = models.CharField(
+        _("where they would otherwise have used"),
+        max_length=16,
+        choices=OtherwiseLocation.choices,
+        default=OtherwiseLocation.NOT_SAID,
+    )
+    would_use_alone = models.CharField(
+        _("would they have used alone"), max_length=10, choices=Alone.choices, default="not_said"
+    )
+    eligibility = models.JSONField(_("eligibility answers"), default=dict, blank=True)
+    turnaway_reason = models.ForeignKey(
+        CatalogueItem, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    end_reason = models.CharField(max_length=24, choices=EndReason.choices, blank=True)
+
+    class Meta:
+        db_table = "floor_visit"
+        ordering = ["arrived_at", "id"]
+        indexes = [models.Index(fields=["site", "state"], name="visit_site_state_idx")]
+        constraints = [
+            # A turn-away always says why, and only turn-aways carry a reason.
+            models.CheckConstraint(
+                condition=Q(state="turned_away", turnaway_reason__isnull=False)
+                | (~Q(state="turned_away") & Q(turnaway_reason__isnull=True)),
+                name="visit_turnaway_has_reason",
+            ),
+            # Anonymous visits are not linked to a client; every other admitted visit is.
+            models.CheckConstraint(
+                condition=Q(anonymous=True, client__isnull=True)
+                | Q(anonymous=False, client__isnull=False)
+                | Q(anonymous=False, state="turned_away"),
+                name="visit_client_or_anonymous",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True, ended_by__isnull=True, end_reason="")
+                | (Q(ended_at__isnull=False) & ~Q(end_reason="")),
+                name="visit_ended_fields_paired",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=["waiting", "in_space", "aftercare"], ended_at__isnull=True)
+                | Q(state__in=["left", "turned_away"], ended_at__isnull=False),
+                name="visit_open_iff_not_ended",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"visit {self.pk}"
+
+    def audit_label(self) -> str:
+        who = self.client.display_code if self.client_id and self.client else "anonymous"
+        return f"visit {self.pk} ({who})"

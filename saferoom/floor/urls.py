@@ -1,0 +1,9 @@
+from django.urls import path
+
+from saferoom.floor import views
+
+app_name = "floor"
+
+urlpatterns = [
+    path("", views.queue, name="queue"),
+]

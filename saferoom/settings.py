@@ -1,0 +1,277 @@
+"""One settings module for every environment, read from SAFEROOM_* environment variables.
+
+SQLite is the default so that one command runs the whole product; SAFEROOM_DATABASE_URL selects
+PostgreSQL. Development secrets are generated once into the git-ignored ``var/`` folder; with
+DEBUG off, saferoom refuses to start until real secrets are given.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = BASE_DIR.parent
+VAR_DIR = Path(os.environ.get("SAFEROOM_VAR_DIR", PROJECT_DIR / "var"))
+
+TESTING = "pytest" in sys.modules or os.environ.get("SAFEROOM_TESTING") == "1"
+
+
+def env_str(name: str, default: str = "") -> str:
+    value = os.environ.get(name)
+    if value is None:
+        file_name = os.environ.get(f"{name}_FILE")
+        if file_name:
+            return Path(file_name).read_text(encoding="utf-8").strip()
+        return default
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}.")
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+DEBUG = env_bool("SAFEROOM_DEBUG", False)
+
+
+def _secret(name: str, *, min_length: int) -> str:
+    """A secret from the environment; in development, one generated once into var/."""
+    value = env_str(name)
+    if value:
+        if len(value) < min_length:
+            raise ImproperlyConfigured(f"{name} must be at least {min_length} characters long.")
+        return value
+    if not (DEBUG or TESTING):
+        raise ImproperlyConfigured(
+            f"{name} is not set. saferoom will not start in production without it: "
+            f"set {name} (or {name}_FILE) to a random value of at least {min_length} characters."
+        )
+    path = VAR_DIR / "secrets" / name.lower()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+SECRET_KEY = _secret("SAFEROOM_SECRET_KEY", min_length=50)
+# The key of the keyed hash that links a returning client to their code-scheme attributes.
+# It is never stored in the database, so a database dump cannot be matched against guesses.
+LINKAGE_KEY = _secret("SAFEROOM_LINKAGE_KEY", min_length=32)
+
+ALLOWED_HOSTS = env_list(
+    "SAFEROOM_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG or TESTING else []
+)
+if not ALLOWED_HOSTS and not DEBUG:
+    raise ImproperlyConfigured(
+        "SAFEROOM_ALLOWED_HOSTS is not set: give the host names this server answers to, "
+        "separated by commas."
+    )
+CSRF_TRUSTED_ORIGINS = env_list("SAFEROOM_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "saferoom.core",
+    "saferoom.sites",
+    "saferoom.clients",
+    "saferoom.floor",
+    "saferoom.simulation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "saferoom.core.middleware.RequestIdMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "saferoom.core.middleware.SessionLifetimeMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "saferoom.core.middleware.DenyByDefaultMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "saferoom.core.middleware.NoStoreMiddleware",
+]
+
+ROOT_URLCONF = "saferoom.urls"
+WSGI_APPLICATION = "saferoom.wsgi.application"
+ASGI_APPLICATION = "saferoom.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "saferoom.core.context_processors.saferoom",
+            ],
+        },
+    }
+]
+
+
+def _database() -> dict[str, Any]:
+    url = env_str("SAFEROOM_DATABASE_URL")
+    if url:
+        import dj_database_url
+
+        config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60))
+    else:
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        config = {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "saferoom.sqlite3"}
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # WAL lets the board be read while the desk writes; FULL makes every acknowledged
+        # commit survive a power cut; IMMEDIATE takes the write lock at BEGIN so writers queue
+        # for the busy timeout instead of failing with "database is locked" mid-transaction.
+        config["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+                "PRAGMA busy_timeout=20000;"
+            ),
+        }
+    config.setdefault("TEST", {})
+    return config
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "core.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+if TESTING:
+    # Argon2 is slow on purpose; tests check the production hasher separately.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Sessions: an absolute lifetime of 12 hours (one long shift); the idle timeout is enforced by
+# SessionLifetimeMiddleware so that the board's background polling does not keep a session alive.
+SESSION_COOKIE_AGE = 12 * 60 * 60
+SESSION_IDLE_TIMEOUT = env_int("SAFEROOM_IDLE_TIMEOUT_MINUTES", 15) * 60
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = not DEBUG and not TESTING
+CSRF_COOKIE_SECURE = not DEBUG and not TESTING
+CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from a meta tag, not the cookie
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SAFEROOM_SSL_REDIRECT", not DEBUG and not TESTING)
+SECURE_HSTS_SECONDS = env_int("SAFEROOM_HSTS_SECONDS", 0 if DEBUG or TESTING else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG and not TESTING
+SECURE_HSTS_PRELOAD = False
+
+LANGUAGE_CODE = "en-gb"
+LANGUAGES = [("en-gb", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+# The server's default zone; each site keeps its own time zone for its local calendar.
+TIME_ZONE = env_str("SAFEROOM_TIME_ZONE", "Europe/London")
+
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env_str("SAFEROOM_STATIC_ROOT", str(VAR_DIR / "static")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG or TESTING
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
+# Idempotency keys are kept this long; a replay after that is treated as a new submission.
+IDEMPOTENCY_KEY_TTL_HOURS = env_int("SAFEROOM_IDEMPOTENCY_TTL_HOURS", 72)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "saferoom.core.middleware.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"}
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": env_str("SAFEROOM_LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Django's request logger would print the URL and, for errors, local variables.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
+}
+
+# Where SessionLifetimeMiddleware sends someone whose session has ended.
+LOGIN_URL_PATH = "/login/"
+# In development and tests, serve static files straight from the apps (no collectstatic).
+WHITENOISE_USE_FINDERS = DEBUG or TESTING
+WHITENOISE_AUTOREFRESH = DEBUG or TESTING

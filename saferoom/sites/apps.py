@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class SitesConfig(AppConfig):
+    name = "saferoom.sites"
+    label = "sites"
+    verbose_name = "sites and their configuration"

@@ -1,0 +1,35 @@
+// saferoom: live timers counted on the device from server timestamps, so a slow network never
+// makes a clock wrong; and htmx defaults. Kept small on purpose.
+(function () {
+  "use strict";
+  var skew = 0; // server time minus device time, from <meta name="server-now">
+
+  function readSkew() {
+    var meta = document.querySelector('meta[name="server-now"]');
+    if (meta) { skew = Date.parse(meta.content) - Date.now(); }
+  }
+
+  function formatElapsed(ms) {
+    var total = Math.max(0, Math.floor(ms / 1000));
+    var h = Math.floor(total / 3600), m = Math.floor((total % 3600) / 60), s = total % 60;
+    var mm = (h ? String(m).padStart(2, "0") : String(m)) + ":" + String(s).padStart(2, "0");
+    return h ? h + ":" + mm : mm;
+  }
+
+  function tick() {
+    var now = Date.now() + skew;
+    document.querySelectorAll("[data-since]").forEach(function (el) {
+      var since = Date.parse(el.getAttribute("data-since"));
+      if (!isNaN(since)) { el.textContent = formatElapsed(now - since); }
+    });
+    document.querySelectorAll("[data-until]").forEach(function (el) {
+      var until = Date.parse(el.getAttribute("data-until"));
+      if (!isNaN(until)) { el.textContent = formatElapsed(until - now); }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { readSkew(); tick(); });
+  document.addEventListener("htmx:afterSettle", function () { readSkew(); tick(); });
+  setInterval(tick, 1000);
+  window.saferoom = { tick: tick, formatElapsed: formatElapsed };
+})();

@@ -1,0 +1,21 @@
+"""Every URL of saferoom. Site pages live under /sites/<site>/ and are site-scoped."""
+
+from django.urls import include, path
+
+from saferoom.core import views as core_views
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("health/", core_views.health, name="health"),
+    path("login/", core_views.login_view, name="login"),
+    path("logout/", core_views.logout_view, name="logout"),
+    path("account/password/", core_views.password_change_view, name="password_change"),
+    path("sites/<slug:site>/", include("saferoom.sites.urls")),
+    path("sites/<slug:site>/clients/", include("saferoom.clients.urls")),
+    path("sites/<slug:site>/desk/", include("saferoom.floor.urls")),
+]
+
+handler400 = "saferoom.core.views.bad_request"
+handler403 = "saferoom.core.views.permission_denied"
+handler404 = "saferoom.core.views.page_not_found"
+handler500 = "saferoom.core.views.server_error"
