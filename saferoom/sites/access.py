@@ -9,12 +9,12 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 
 from saferoom.core.models import User
 from saferoom.core.roles import Role
-from saferoom.sites.models import Membership, Site
+from saferoom.sites.models import CatalogueItem, Membership, Site, Space
 
 V = TypeVar("V", bound=Callable[..., HttpResponseBase])
 
@@ -77,3 +77,44 @@ def site_view(*allowed: Role) -> Callable[[V], V]:
         return wrapped  # type: ignore[return-value]
 
     return decorator
+
+
+def access_space(site: Site, pk: int) -> Space:
+    """One of the site's spaces; another site's space answers 404."""
+    space = Space.objects.select_related("site").filter(site=site, pk=pk).first()
+    if space is None:
+        raise Http404
+    return space
+
+
+def access_catalogue_item(site: Site, kind: str, pk: int) -> CatalogueItem:
+    """An entry of one list that applies at the site: network-wide or the site's own. Another
+    site's own entries, and other networks' entries, answer 404."""
+    item = (
+        CatalogueItem.objects.select_related("site", "network")
+        .filter(Q(site=site) | Q(site__isnull=True, network_id=site.network_id), kind=kind, pk=pk)
+        .first()
+    )
+    if item is None:
+        raise Http404
+    return item
+
+
+def access_staff_member(user: User, site: Site, pk: int) -> User:
+    """A person a manager of ``site`` may look at: someone with a role at this site or across its
+    network. A network administrator also reaches anyone with a role anywhere in the network,
+    and accounts left with no role at all. Anyone else answers 404."""
+    members = Membership.objects.filter(
+        Q(site=site) | Q(site__isnull=True, network_id=site.network_id)
+    )
+    is_network_admin = Membership.objects.filter(
+        user=user, network_id=site.network_id, site__isnull=True, role=Role.ADMIN
+    ).exists()
+    reach = Q(pk__in=members.values("user_id"))
+    if is_network_admin:
+        reach |= Q(pk__in=Membership.objects.filter(network_id=site.network_id).values("user_id"))
+        reach |= Q(memberships__isnull=True)
+    member = User.objects.filter(reach, pk=pk).distinct().first()
+    if member is None:
+        raise Http404
+    return member

@@ -66,9 +66,7 @@ DEFAULT_CATALOGUE: list[tuple[str, str, str, str]] = [
 def seed_catalogue(network: Network) -> int:
     """Add the default entries a network lacks; returns how many were added."""
     existing = set(
-        CatalogueItem.objects.filter(network=network, site__isnull=True).values_list(
-            "kind", "code"
-        )
+        CatalogueItem.objects.filter(network=network, site__isnull=True).values_list("kind", "code")
     )
     new = [
         CatalogueItem(

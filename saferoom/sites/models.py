@@ -3,8 +3,9 @@ catalogues and rules a manager edits."""
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -49,14 +50,22 @@ def all_routes() -> list[str]:
     return [r.value for r in Route]
 
 
+@functools.cache
+def time_zone_names() -> tuple[str, ...]:
+    """The IANA zone names a site may choose (``Area/City`` and UTC). The system's own aliases
+    (``localtime``, ``Factory``) are left out: they are not places."""
+    return tuple(
+        sorted(name for name in zoneinfo.available_timezones() if name == "UTC" or "/" in name)
+    )
+
+
 def validate_time_zone(value: str) -> None:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    if value not in time_zone_names():
         raise ValidationError(
             _("%(value)s is not a time zone. Use a name such as Europe/London."),
             params={"value": value},
-        ) from None
+            code="invalid_time_zone",
+        )
 
 
 class Network(models.Model):
@@ -137,6 +146,7 @@ class Site(models.Model):
         """The opening period (local start, local end) that contains ``moment``, if any.
         Periods may run past midnight (9:00–03:00)."""
         local = self.local(moment)
+        instant = moment.astimezone(UTC)
         hours = list(self.opening_hours.all())
         for day_offset in (0, -1):
             day = (local + timedelta(days=day_offset)).date()
@@ -146,8 +156,10 @@ class Site(models.Model):
                 start = datetime.combine(day, h.opens, self.tz)
                 end_day = day if h.closes > h.opens else day + timedelta(days=1)
                 end = datetime.combine(end_day, h.closes, self.tz)
-                if start <= local < end:
-                    return start, end
+                # Compare instants, not wall-clock times: aware datetimes sharing a tzinfo are
+                # compared on their wall clocks, which is wrong in the hour the clocks go back.
+                if start.astimezone(UTC) <= instant < end.astimezone(UTC):
+                    return self.local(start), self.local(end)
         return None
 
     def is_open(self, moment: datetime) -> bool:

@@ -1,15 +1,690 @@
-"""Views of site configuration: spaces, opening hours, catalogues, rules and staff."""
+"""Views of site configuration, for the site's managers and administrators: the site's details
+and rules, opening hours, spaces, catalogues, staff, and (administrators) network settings.
+
+Each view parses with a form, reaches objects through ``saferoom.sites.access``, calls an action
+and renders. A refused or invalid submission shows the form again with its message and writes
+nothing."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from collections import Counter
+from typing import Any
 
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Prefetch, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from saferoom.core.errors import ActionRefused
+from saferoom.core.models import User
 from saferoom.core.roles import Role
-from saferoom.sites.access import site_view
-from saferoom.sites.models import Site
+from saferoom.sites import actions, forms
+from saferoom.sites.access import (
+    access_catalogue_item,
+    access_space,
+    access_staff_member,
+    site_view,
+)
+from saferoom.sites.models import (
+    CatalogueItem,
+    ClientCodeScheme,
+    IntakeQuestion,
+    Membership,
+    Route,
+    Site,
+    time_zone_names,
+)
+
+MANAGERS = (Role.MANAGER, Role.ADMIN)
 
 
-@site_view(Role.MANAGER, Role.ADMIN)
+def _by(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+@site_view(*MANAGERS)
+@require_GET
 def settings_home(request: HttpRequest, site: Site) -> HttpResponse:
-    return render(request, "sites/settings.html", {})
+    """One page that leads to everything a manager configures."""
+    by = _by(request)
+    spaces = list(site.spaces.all())
+    catalogue_counts = Counter(
+        CatalogueItem.objects.filter(
+            Q(site=site) | Q(site__isnull=True, network_id=site.network_id), active=True
+        ).values_list("kind", flat=True)
+    )
+    catalogues = [
+        {"slug": slug, "title": forms.CATALOGUE_TITLES[kind], "count": catalogue_counts[kind]}
+        for slug, kind in forms.CATALOGUE_SLUGS.items()
+    ]
+    route_labels = dict(Route.choices)
+    context = {
+        "site": site,
+        "routes": [route_labels.get(r, r) for r in site.permitted_routes],
+        "hours": list(site.opening_hours.order_by("weekday", "opens")),
+        "space_count": len(spaces),
+        "out_of_service": [s for s in spaces if s.out_of_service],
+        "catalogues": catalogues,
+        "staff_count": Membership.objects.filter(site=site, user__is_active=True)
+        .values("user_id")
+        .distinct()
+        .count(),
+        "network_admin": actions.is_network_admin(by, site.network),
+        "scheme_label": ClientCodeScheme(site.network.client_code_scheme).label,
+    }
+    return render(request, "sites/settings.html", context)
+
+
+# --- Site details and rules -------------------------------------------------------------------
+
+
+@site_view(*MANAGERS)
+@require_http_methods(["GET", "POST"])
+def rules(request: HttpRequest, site: Site) -> HttpResponse:
+    if request.method == "POST":
+        form = forms.SiteRulesForm(request.POST, site=site)
+        if form.is_valid():
+            try:
+                actions.update_site_rules(site=site, changes=form.changes(), by=_by(request))
+            except ActionRefused as error:
+                forms.apply_refusal(form, error)
+            else:
+                messages.success(request, _("The site's details and rules are saved."))
+                return redirect("sites:settings", site=site.slug)
+    else:
+        form = forms.SiteRulesForm(site=site)
+    return render(
+        request,
+        "sites/rules.html",
+        {"site": site, "form": form, "time_zones": time_zone_names()},
+    )
+
+
+# --- Opening hours ----------------------------------------------------------------------------
+
+
+@site_view(*MANAGERS)
+@require_http_methods(["GET", "POST"])
+def hours(request: HttpRequest, site: Site) -> HttpResponse:
+    if request.method == "POST":
+        form = forms.OpeningHoursForm(request.POST, site=site)
+        if form.is_valid():
+            try:
+                actions.set_opening_hours(site=site, periods=form.periods, by=_by(request))
+            except ActionRefused as error:
+                forms.apply_refusal(form, error)
+            else:
+                messages.success(request, _("The opening hours are saved."))
+                return redirect("sites:hours", site=site.slug)
+    else:
+        form = forms.OpeningHoursForm(site=site)
+    return render(request, "sites/hours.html", {"site": site, "form": form})
+
+
+# --- Spaces -----------------------------------------------------------------------------------
+
+
+@site_view(*MANAGERS)
+@require_GET
+def spaces(request: HttpRequest, site: Site) -> HttpResponse:
+    return render(
+        request,
+        "sites/spaces.html",
+        {
+            "site": site,
+            "spaces": list(site.spaces.order_by("sort_order", "name")),
+            "out_of_service_form": forms.OutOfServiceForm(),
+        },
+    )
+
+
+@site_view(*MANAGERS)
+@require_http_methods(["GET", "POST"])
+def space_new(request: HttpRequest, site: Site) -> HttpResponse:
+    if request.method == "POST":
+        form = forms.NewSpaceForm(request.POST, site=site)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                space = actions.create_space(
+                    site=site,
+                    name=data["name"],
+                    kind=data["kind"],
+                    seats=data["seats"],
+                    clear_down_minutes=data["clear_down_minutes"],
+                    accessible=data["accessible"],
+                    sort_order=data["sort_order"],
+                    by=_by(request),
+                    idempotency_key=data["idempotency_key"],
+                )
+            except ActionRefused as error:
+                forms.apply_refusal(form, error)
+            else:
+                messages.success(request, _("%(name)s is added.") % {"name": space.name})
+                return redirect("sites:spaces", site=site.slug)
+    else:
+        form = forms.NewSpaceForm(site=site)
+    return render(request, "sites/space_form.html", {"site": site, "form": form, "space": None})
+
+
+@site_view(*MANAGERS)
+@require_http_methods(["GET", "POST"])
+def space_edit(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
+    space = access_space(site, pk)
+    if request.method == "POST":
+        form = forms.SpaceForm(request.POST, site=site, space=space)
+        if form.is_valid():
+            try:
+                actions.update_space(space=space, changes=form.changes(), by=_by(request))
+            except ActionRefused as error:
+                forms.apply_refusal(form, error)
+            else:
+                messages.success(
+                    request, _("%(name)s is saved.") % {"name": form.changes()["name"]}
+                )
+                return redirect("sites:spaces", site=site.slug)
+    else:
+        form = forms.SpaceForm(site=site, space=space)
+    return render(request, "sites/space_form.html", {"site": site, "form": form, "space": space})
+
+
+@site_view(*MANAGERS)
+@require_POST
+def space_out_of_service(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
+    space = access_space(site, pk)
+    form = forms.OutOfServiceForm(request.POST)
+    if form.is_valid():
+        try:
+            actions.set_out_of_service(
+                space=space, reason=form.cleaned_data["reason"], by=_by(request)
+            )
+        except ActionRefused as error:
+            forms.apply_refusal(form, error)
+        else:
+            messages.success(request, _("%(name)s is out of service.") % {"name": space.name})
+            return redirect("sites:spaces", site=site.slug)
+    return render(
+        request,
+        "sites/spaces.html",
+        {
+            "site": site,
+            "spaces": list(site.spaces.order_by("sort_order", "name")),
+            "out_of_service_form": forms.OutOfServiceForm(),
+            "failed_space": space,
+            "failed_form": form,
+        },
+    )
+
+
+@site_view(*MANAGERS)
+@require_POST
+def space_return(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
+    space = access_space(site, pk)
+    try:
+        actions.return_to_service(space=space, by=_by(request))
+    except ActionRefused as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("%(name)s is back in service.") % {"name": space.name})
+    return redirect("sites:spaces", site=site.slug)
+
+
+# --- Catalogues -------------------------------------------------------------------------------
+
+
+def _catalogue_kind(slug: str) -> str:
+    kind = forms.CATALOGUE_SLUGS.get(slug)
+    if kind is None:
+        raise Http404
+    return kind
+
+
+@site_view(*MANAGERS)
+@require_http_methods(["GET", "POST"])
+def catalogue(request: HttpRequest, site: Site, kind: str) -> HttpResponse:
+    """One list (substances, supplies …): network-wide entries, this site's own, and a form to
+    add an entry for this site (or, for administrators, for the whole network)."""
+    by = _by(request)
+    kind_value = _catalogue_kind(kind)
+    network_admin = actions.is_network_admin(by, site.network)
+    if request.method == "POST":
+        form = forms.NewCatalogueItemForm(
+            request.POST, kind=kind_value, network_scope=network_admin
+        )
+        if form.is_valid():
+            data = form.cleaned_data
+            for_network = data.get("scope") == forms.CatalogueItemForm.SCOPE_NETWORK
+            try:
+                item = actions.create_catalogue_item(
+                    network=site.network,
+                    site=None if for_network else site,
+                    kind=kind_value,
+                    label=data["label"],
+                    category=data["category"],
+                    sort_order=data["sort_order"],
+                    by=by,
+                    idempotency_key=data["idempotency_key"],
+                )
+            except ActionRefused as error:
+                forms.apply_refusal(form, error)
+            else:
+                messages.success(request, _("%(label)s is added.") % {"label": item.label})
+                return redirect("sites:catalogue", site=site.slug, kind=kind)
+    else:
+        form = forms.NewCatalogueItemForm(kind=kind_value, network_scope=network_admin)
+    entries = CatalogueItem.objects.filter(kind=kind_value).order_by("sort_order", "label")
+    category_labels = dict(CatalogueItem.CATEGORIES.get(kind_value, []))
+    return render(
+        request,
+        "sites/catalogue.html",
+        {
+            "site": site,
+            "kind": kind,
+            "title": forms.CATALOGUE_TITLES[kind_value],
+            "catalogues": [
+                {"slug": slug, "title": forms.CATALOGUE_TITLES[k]}
+                for slug, k in forms.CATALOGUE_SLUGS.items()
+            ],
+            "network_entries": [
+                (e, category_labels.get(e.category, e.category))
+                for e in entries.filter(site__isnull=True, network_id=site.network_id)
+            ],
+            "site_entries": [
+                (e, category_labels.get(e.category, e.category)) for e in entries.filter(site=site)
+            ],
+            "network_admin": network_admin,
+            "form": form,
+        },
+    )
+
+
+@site_view(*MANAGERS)
+@require_http_methods(["GET", "POST"])
+def catalogue_edit(request: HttpRequest, site: Site, kind: str, pk: int) -> HttpResponse:
+    by = _by(request)
+    kind_value = _catalogue_kind(kind)
+    item = access_catalogue_item(site, kind_value, pk)
+    if item.site is None and not actions.is_network_admin(by, site.network):
+        raise PermissionDenied
+    if request.method == "POST":
+        form = forms.CatalogueItemForm(request.POST, kind=kind_value, item=item)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                actions.update_catalogue_item(
+                    item=item,
+                    label=data["label"],
+                    category=data["category"],
+                    sort_order=item.sort_order
+                    if data["sort_order"] is None
+                    else data["sort_order"],
+                    by=by,
+                )
+            except ActionRefused as error:
+                forms.apply_refusal(form, error)
+            else:
+                messages.success(request, _("%(label)s is saved.") % {"label": data["label"]})
+                return redirect("sites:catalogue", site=site.slug, kind=kind)
+    else:
+        form = forms.CatalogueItemForm(kind=kind_value, item=item)
+    return render(
+        request,
+        "sites/catalogue_edit.html",
+        {
+            "site": site,
+            "kind": kind,
+            "title": forms.CATALOGUE_TITLES[kind_value],
+            "item": item,
+            "form": form,
+        },
+    )
+
+
+def _set_catalogue_active(
+    request: HttpRequest, site: Site, kind: str, pk: int, *, active: bool
+) -> HttpResponse:
+    item = access_catalogue_item(site, _catalogue_kind(kind), pk)
+    try:
+        if active:
+            actions.restore_catalogue_item(item=item, by=_by(request))
+        else:
+            actions.retire_catalogue_item(item=item, by=_by(request))
+    except ActionRefused as error:
+        messages.error(request, error.message)
+    else:
+        text = _("%(label)s is offered again.") if active else _("%(label)s is retired.")
+        messages.success(request, text % {"label": item.label})
+    return redirect("sites:catalogue", site=site.slug, kind=kind)
+
+
+@site_view(*MANAGERS)
+@require_POST
+def catalogue_retire(request: HttpRequest, site: Site, kind: str, pk: int) -> HttpResponse:
+    return _set_catalogue_active(request, site, kind, pk, active=False)
+
+
+@site_view(*MANAGERS)
+@require_POST
+def catalogue_restore(request: HttpRequest, site: Site, kind: str, pk: int) -> HttpResponse:
+    return _set_catalogue_active(request, site, kind, pk, active=True)
+
+
+# --- Network settings -------------------------------------------------------------------------
+
+
+@site_view(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def network(request: HttpRequest, site: Site) -> HttpResponse:
+    by = _by(request)
+    if not actions.is_network_admin(by, site.network):
+        raise PermissionDenied
+    if request.method == "POST":
+        form = forms.NetworkSettingsForm(request.POST, network=site.network)
+        if form.is_valid():
+            try:
+                actions.update_network_settings(
+                    network=site.network,
+                    client_code_scheme=form.cleaned_data["client_code_scheme"],
+                    intake_questions=form.cleaned_data["intake_questions"],
+                    by=by,
+                )
+            except ActionRefused as error:
+                forms.apply_refusal(form, error)
+            else:
+                messages.success(request, _("The network settings are saved."))
+                return redirect("sites:settings", site=site.slug)
+    else:
+        form = forms.NetworkSettingsForm(network=site.network)
+    return render(
+        request,
+        "sites/network.html",
+        {"site": site, "network": site.network, "form": form, "questions": IntakeQuestion},
+    )
+
+
+# --- Staff ------------------------------------------------------------------------------------
+
+
+def _role_labels(roles: list[str]) -> list[str]:
+    labels = dict(Role.choices)
+    return [str(labels.get(r, r)) for r in sorted(roles, key=lambda r: Role.values.index(r))]
+
+
+@site_view(*MANAGERS)
+@require_GET
+def staff(request: HttpRequest, site: Site) -> HttpResponse:
+    """The people who work at this site, and those who work at every site of the network."""
+    by = _by(request)
+    network_memberships = Membership.objects.filter(network_id=site.network_id).select_related(
+        "site"
+    )
+    members = (
+        User.objects.filter(
+            Q(memberships__site=site)
+            | Q(memberships__site__isnull=True, memberships__network_id=site.network_id)
+        )
+        .distinct()
+        .prefetch_related(Prefetch("memberships", queryset=network_memberships, to_attr="here"))
+        .order_by("display_name", "username")
+    )
+    site_rows: list[dict[str, Any]] = []
+    network_rows: list[dict[str, Any]] = []
+    for member in members:
+        mine = [m for m in member.here if m.site_id == site.pk]
+        wide = [m for m in member.here if m.site_id is None]
+        elsewhere = sorted(
+            {m.site.name for m in member.here if m.site_id not in (None, site.pk) and m.site}
+        )
+        row = {
+            "member": member,
+            "roles": _role_labels([m.role for m in mine]),
+            "network_roles": _role_labels([m.role for m in wide]),
+            "elsewhere": elsewhere,
+        }
+        (site_rows if mine else network_rows).append(row)
+    return render(
+        request,
+        "sites/staff.html",
+        {
+            "site": site,
+            "site_rows": site_rows,
+            "network_rows": network_rows,
+            "network_admin": actions.is_network_admin(by, site.network),
+        },
+    )
+
+
+def _staff_forms(
+    request: HttpRequest, site: Site, *, new: Any = None, existing: Any = None
+) -> dict[str, Any]:
+    by = _by(request)
+    site_roles = actions.grantable_site_roles(by, site)
+    network_roles = actions.grantable_network_roles(by, site.network)
+    return {
+        "site": site,
+        "new_form": new
+        or forms.NewStaffForm(site=site, site_roles=site_roles, network_roles=network_roles),
+        "existing_form": existing or forms.AddExistingStaffForm(site=site, site_roles=site_roles),
+    }
+
+
+@site_view(*MANAGERS)
+@require_http_methods(["GET", "POST"])
+def staff_new(request: HttpRequest, site: Site) -> HttpResponse:
+    by = _by(request)
+    if request.method == "POST":
+        form = forms.NewStaffForm(
+            request.POST,
+            site=site,
+            site_roles=actions.grantable_site_roles(by, site),
+            network_roles=actions.grantable_network_roles(by, site.network),
+        )
+        if form.is_valid():
+            data = form.cleaned_data
+            memberships: list[tuple[Role, Site | None]] = [
+                (Role(r), site) for r in data.get("site_roles", [])
+            ] + [(Role(r), None) for r in data.get("network_roles", [])]
+            try:
+                member = actions.create_staff_user(
+                    username=data["username"],
+                    display_name=data["display_name"],
+                    password=data["password"],
+                    memberships=memberships,
+                    network=site.network,
+                    by=by,
+                    idempotency_key=data["idempotency_key"],
+                )
+            except ActionRefused as error:
+                forms.apply_refusal(form, error)
+            else:
+                messages.success(
+                    request, _("The account for %(name)s is ready.") % {"name": member}
+                )
+                return redirect("sites:staff", site=site.slug)
+        return render(request, "sites/staff_new.html", _staff_forms(request, site, new=form))
+    return render(request, "sites/staff_new.html", _staff_forms(request, site))
+
+
+@site_view(*MANAGERS)
+@require_POST
+def staff_add_existing(request: HttpRequest, site: Site) -> HttpResponse:
+    """Give roles here to someone who already has an account at another site of the network."""
+    by = _by(request)
+    form = forms.AddExistingStaffForm(
+        request.POST, site=site, site_roles=actions.grantable_site_roles(by, site)
+    )
+    if form.is_valid():
+        username = form.cleaned_data["username"].strip()
+        member = User.objects.filter(username__iexact=username).first()
+        reachable = member is not None and (
+            Membership.objects.filter(user=member, network_id=site.network_id).exists()
+            or (
+                actions.is_network_admin(by, site.network)
+                and not Membership.objects.filter(user=member).exists()
+            )
+        )
+        if member is None or not reachable:
+            form.add_error(
+                "username",
+                _("No one in this network has the username “%(username)s”.")
+                % {"username": username},
+            )
+        elif Membership.objects.filter(user=member, site=site).exists():
+            form.add_error(
+                "username",
+                _("%(name)s already works here: change their roles from the staff list.")
+                % {"name": member},
+            )
+        else:
+            try:
+                actions.set_site_roles(
+                    user=member, site=site, roles=form.cleaned_data["site_roles"], by=by
+                )
+            except ActionRefused as error:
+                forms.apply_refusal(form, error)
+            else:
+                messages.success(
+                    request, _("%(name)s now works at %(site)s.") % {"name": member, "site": site}
+                )
+                return redirect("sites:staff", site=site.slug)
+    return render(request, "sites/staff_new.html", _staff_forms(request, site, existing=form))
+
+
+def _staff_edit_context(
+    request: HttpRequest, site: Site, member: User, **extra: Any
+) -> dict[str, Any]:
+    by = _by(request)
+    site_roles = actions.grantable_site_roles(by, site)
+    network_roles = actions.grantable_network_roles(by, site.network)
+    held_here = list(member.memberships.filter(site=site).values_list("role", flat=True))
+    context = {
+        "site": site,
+        "member": member,
+        "form": forms.StaffEditForm(
+            site=site,
+            member=member,
+            site_roles=site_roles,
+            network_roles=network_roles,
+        ),
+        "password_form": forms.SetPasswordForm(member=member),
+        "other_roles_here": _role_labels([r for r in held_here if r not in site_roles]),
+        "elsewhere": sorted(
+            {
+                m.site.name
+                for m in member.memberships.select_related("site").exclude(site=site)
+                if m.site is not None
+            }
+        ),
+        "network_roles_held": _role_labels(
+            list(
+                member.memberships.filter(
+                    site__isnull=True, network_id=site.network_id
+                ).values_list("role", flat=True)
+            )
+        ),
+        "may_manage_account": actions.may_manage_account(by, member),
+        "is_self": member.pk == by.pk,
+    }
+    context.update(extra)
+    return context
+
+
+@site_view(*MANAGERS)
+@require_http_methods(["GET", "POST"])
+def staff_edit(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
+    by = _by(request)
+    member = access_staff_member(by, site, pk)
+    if request.method != "POST":
+        return render(request, "sites/staff_edit.html", _staff_edit_context(request, site, member))
+    network_roles = actions.grantable_network_roles(by, site.network)
+    form = forms.StaffEditForm(
+        request.POST,
+        site=site,
+        member=member,
+        site_roles=actions.grantable_site_roles(by, site),
+        network_roles=network_roles,
+    )
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            # One transaction for the whole page: a refusal of the roles undoes the name too.
+            with transaction.atomic():
+                if data["display_name"] != member.display_name:
+                    actions.update_staff_user(user=member, display_name=data["display_name"], by=by)
+                actions.set_site_roles(user=member, site=site, roles=data["site_roles"], by=by)
+                if network_roles:
+                    actions.set_network_roles(
+                        user=member,
+                        network=site.network,
+                        roles=data.get("network_roles", []),
+                        by=by,
+                    )
+        except ActionRefused as error:
+            member.refresh_from_db()
+            forms.apply_refusal(form, error)
+        else:
+            messages.success(request, _("Changes for %(name)s are saved.") % {"name": member})
+            return redirect("sites:staff", site=site.slug)
+    return render(
+        request, "sites/staff_edit.html", _staff_edit_context(request, site, member, form=form)
+    )
+
+
+@site_view(*MANAGERS)
+@require_POST
+def staff_password(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
+    by = _by(request)
+    member = access_staff_member(by, site, pk)
+    form = forms.SetPasswordForm(request.POST, member=member)
+    if form.is_valid():
+        try:
+            actions.set_staff_password(
+                user=member, password=form.cleaned_data["new_password"], by=by
+            )
+        except ActionRefused as error:
+            form.add_error("new_password", error.message)
+        else:
+            messages.success(
+                request,
+                _("%(name)s has a new password. Give it to them in person.") % {"name": member},
+            )
+            return redirect("sites:staff_edit", site=site.slug, pk=member.pk)
+    return render(
+        request,
+        "sites/staff_edit.html",
+        _staff_edit_context(request, site, member, password_form=form),
+    )
+
+
+def _set_staff_active(request: HttpRequest, site: Site, pk: int, *, active: bool) -> HttpResponse:
+    by = _by(request)
+    member = access_staff_member(by, site, pk)
+    try:
+        if active:
+            actions.reactivate_staff_user(user=member, by=by)
+        else:
+            actions.deactivate_staff_user(user=member, by=by)
+    except ActionRefused as error:
+        messages.error(request, error.message)
+        return redirect("sites:staff_edit", site=site.slug, pk=member.pk)
+    text = _("%(name)s can log in again.") if active else _("%(name)s can no longer log in.")
+    messages.success(request, text % {"name": member})
+    return redirect("sites:staff", site=site.slug)
+
+
+@site_view(*MANAGERS)
+@require_POST
+def staff_deactivate(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
+    return _set_staff_active(request, site, pk, active=False)
+
+
+@site_view(*MANAGERS)
+@require_POST
+def staff_reactivate(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
+    return _set_staff_active(request, site, pk, active=True)
