@@ -9,6 +9,7 @@ hashes cannot be matched against guesses (security-reliability.md §3).
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
@@ -29,9 +30,30 @@ class CodeError(ValueError):
     """An attribute or code that cannot be used; the message says what to fix."""
 
 
+# Position weights for the check character. The alphabet has 25 characters and 25 is not
+# prime, so every weight, and every difference between neighbouring weights, must be coprime
+# with 25: then any single wrong character and any swap of two neighbours (the check character
+# included) changes the weighted sum and is caught. Plain 1..6 would miss some errors at weight 5.
+_WEIGHTS = (1, 2, 3, 4, 6, 7)
+_BASE = len(DISPLAY_ALPHABET)
+
+
+def _weighted_sum(chars: str) -> int:
+    return sum(w * DISPLAY_ALPHABET.index(ch) for w, ch in zip(_WEIGHTS, chars, strict=False))
+
+
 def _check_char(body: str) -> str:
-    total = sum((i + 1) * DISPLAY_ALPHABET.index(ch) for i, ch in enumerate(body))
-    return DISPLAY_ALPHABET[total % len(DISPLAY_ALPHABET)]
+    """The character that makes the weighted sum of all six characters a multiple of 25."""
+    inverse = pow(_WEIGHTS[-1], -1, _BASE)
+    return DISPLAY_ALPHABET[(-_weighted_sum(body) * inverse) % _BASE]
+
+
+def is_valid_display_code(code: str) -> bool:
+    """True when ``code`` (canonical or compact form) passes the check character."""
+    compact = code.replace("-", "")
+    if len(compact) != _RANDOM_LENGTH + 1 or any(ch not in DISPLAY_ALPHABET for ch in compact):
+        return False
+    return _weighted_sum(compact) % _BASE == 0
 
 
 def new_display_code() -> str:
@@ -41,19 +63,32 @@ def new_display_code() -> str:
     return f"{code[:3]}-{code[3:]}"
 
 
+# Longest input worth looking at: a scanner may add a prefix, a person may add spaces.
+MAX_TYPED_CODE_LENGTH = 20
+
+
 def normalise_display_code(typed: str) -> str:
     """Accept what staff type or a scanner sends (any case, spaces, hyphens, common misreads)
     and return the canonical ``XXX-XXX`` form, or raise CodeError."""
-    cleaned = "".join(ch for ch in typed.upper() if ch.isalnum())
-    cleaned = cleaned.translate(str.maketrans("0O1I", "QQJJ"))
-    if len(cleaned) != _RANDOM_LENGTH + 1 or any(ch not in DISPLAY_ALPHABET for ch in cleaned):
+    if len(typed) > MAX_TYPED_CODE_LENGTH:
         raise CodeError(_("A client code has six letters and numbers, like K7F-29Q."))
-    if _check_char(cleaned[:-1]) != cleaned[-1]:
+    cleaned = "".join(ch for ch in typed.upper() if ch.isascii() and ch.isalnum())
+    cleaned = cleaned.translate(str.maketrans("0O1I", "QQJJ"))
+    if len(cleaned) != _RANDOM_LENGTH + 1:
+        raise CodeError(_("A client code has six letters and numbers, like K7F-29Q."))
+    if any(ch not in DISPLAY_ALPHABET for ch in cleaned):
+        raise CodeError(
+            _(
+                "Client codes never use the characters B, L, S, Z, 2, 5 or 8. "
+                "Check the card and try again."
+            )
+        )
+    if not is_valid_display_code(cleaned):
         raise CodeError(_("That code has a typing mistake in it. Check the card and try again."))
     return f"{cleaned[:3]}-{cleaned[3:]}"
 
 
-def _letters(value: str) -> str:
+def letters_only(value: str) -> str:
     """Upper-case letters only, with accents removed (É → E, ß → SS)."""
     decomposed = unicodedata.normalize("NFKD", value.upper().replace("ß", "SS"))
     return "".join(ch for ch in decomposed if "A" <= ch <= "Z")
@@ -77,13 +112,13 @@ class SchemeAttributes:
 def canonical(scheme: str, attrs: SchemeAttributes, *, today: date) -> str:
     """The normalised text that is hashed. Raises CodeError naming what is missing or wrong."""
     if scheme == ClientCodeScheme.INITIALS_DOB_SEX:
-        initials = _letters(attrs.initials)
+        initials = letters_only(attrs.initials)
         if len(initials) != 2:
             raise CodeError(_("Initials are two letters: first name and surname, like JS."))
         dob = attrs.date_of_birth
         if dob is None:
             raise CodeError(_("Enter the date of birth."))
-        _check_birth_year(dob.year, today=today)
+        check_birth_year(dob.year, today=today)
         if dob > today:
             raise CodeError(_("The date of birth is in the future."))
         sex = SEX_CODES.get(attrs.sex)
@@ -94,12 +129,12 @@ def canonical(scheme: str, attrs: SchemeAttributes, *, today: date) -> str:
         gender = SEX_CODES.get(attrs.sex)
         if gender is None:
             raise CodeError(_("Choose female, male or other for gender."))
-        letters = _letters(attrs.letters)
+        letters = letters_only(attrs.letters)
         if len(letters) != 4:
             raise CodeError(_("The code needs exactly four letters."))
         if attrs.year_of_birth is None:
             raise CodeError(_("Enter the year of birth."))
-        _check_birth_year(attrs.year_of_birth, today=today)
+        check_birth_year(attrs.year_of_birth, today=today)
         return f"{gender}|{letters}|{attrs.year_of_birth:04d}"
     if scheme == ClientCodeScheme.CHOSEN_NAME:
         decomposed = unicodedata.normalize("NFKD", attrs.chosen_name.casefold())
@@ -115,7 +150,7 @@ def canonical(scheme: str, attrs: SchemeAttributes, *, today: date) -> str:
     raise CodeError(_("This network's client-code scheme is not known."))
 
 
-def _check_birth_year(year: int, *, today: date) -> None:
+def check_birth_year(year: int, *, today: date) -> None:
     if not (today.year - 100 <= year <= today.year - 10):
         raise CodeError(
             _("The year of birth must be between %(low)s and %(high)s.")
@@ -137,7 +172,7 @@ def likely_variants(scheme: str, attrs: SchemeAttributes, *, today: date) -> lis
     if scheme == ClientCodeScheme.INITIALS_DOB_SEX and attrs.date_of_birth is not None:
         dob = attrs.date_of_birth
         swapped_initials = SchemeAttributes(
-            initials=_letters(attrs.initials)[::-1], date_of_birth=dob, sex=attrs.sex
+            initials=letters_only(attrs.initials)[::-1], date_of_birth=dob, sex=attrs.sex
         )
         variants.append(canonical(scheme, swapped_initials, today=today))
         if dob.day <= 12 and dob.day != dob.month:
@@ -167,3 +202,23 @@ def year_of_birth(scheme: str, attrs: SchemeAttributes) -> int | None:
     if scheme == ClientCodeScheme.INITIALS_DOB_SEX and attrs.date_of_birth is not None:
         return attrs.date_of_birth.year
     return attrs.year_of_birth
+
+
+# A UK postcode district (the outward code): G1, NR2, M60, EC1A, SW1A.
+_OUTWARD_CODE = re.compile(r"[A-Z]{1,2}[0-9][0-9A-Z]?")
+_FULL_POSTCODE = re.compile(r"[A-Z]{1,2}[0-9][0-9A-Z]?[0-9][A-Z]{2}")
+
+
+def normalise_postcode_district(typed: str) -> str:
+    """The first part of a UK postcode, upper-cased (``nr2`` → ``NR2``), or raise CodeError.
+    A full postcode is refused rather than cut down: staff should not ask for one."""
+    cleaned = "".join(typed.split()).upper()
+    if _FULL_POSTCODE.fullmatch(cleaned):
+        raise CodeError(
+            _("Enter only the first part of the postcode, like NR2, not the full postcode.")
+        )
+    if not _OUTWARD_CODE.fullmatch(cleaned):
+        raise CodeError(
+            _("A postcode district is the first part of a postcode, like G1, NR2 or EC1A.")
+        )
+    return cleaned

@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from saferoom.sites.models import ClientCodeScheme, Network, Site
+from saferoom.sites.models import ClientCodeScheme, IntakeQuestion, Network, Site
 
 
 class Gender(models.TextChoices):
@@ -49,6 +49,37 @@ OTHERWISE_GROUPS = {
 }
 
 
+# Reporting age bands (indicators.md: "gender, age band"), as (lowest age, label).
+AGE_BANDS: list[tuple[int, str]] = [
+    (0, "0–17"),
+    (18, "18–24"),
+    (25, "25–34"),
+    (35, "35–44"),
+    (45, "45–54"),
+    (55, "55–64"),
+    (65, "65+"),
+]
+
+
+def age_band(year_of_birth: int | None, year: int) -> str:
+    """The age band of someone born in ``year_of_birth``, in ``year`` ("" when not known).
+    Only the year of birth is stored, so the age is the age they turn that year."""
+    if year_of_birth is None:
+        return ""
+    age = year - year_of_birth
+    label = AGE_BANDS[0][1]
+    for lowest, band in AGE_BANDS:
+        if age >= lowest:
+            label = band
+    return label
+
+
+def enabled_intake_questions(network: Network) -> list[str]:
+    """The network's intake questions in the usual order; unknown codes are ignored."""
+    chosen = set(network.intake_questions or [])
+    return [q.value for q in IntakeQuestion if q.value in chosen]
+
+
 class Client(models.Model):
     network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="clients")
     display_code = models.CharField(_("client code"), max_length=7)
@@ -81,6 +112,11 @@ class Client(models.Model):
             models.CheckConstraint(
                 condition=~Q(merged_into=F("pk")), name="client_not_merged_into_self"
             ),
+            models.CheckConstraint(
+                condition=Q(year_of_birth__isnull=True)
+                | (Q(year_of_birth__gte=1900) & Q(year_of_birth__lte=2100)),
+                name="client_year_of_birth_plausible",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -91,6 +127,9 @@ class Client(models.Model):
 
     def age_in(self, year: int) -> int | None:
         return None if self.year_of_birth is None else year - self.year_of_birth
+
+    def age_band_in(self, year: int) -> str:
+        return age_band(self.year_of_birth, year)
 
 
 class Intake(models.Model):
@@ -171,7 +210,12 @@ class Ban(models.Model):
         Site, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     reason = models.CharField(_("reason"), max_length=12, choices=Reason.choices)
-    note = models.CharField(_("note (no names)"), max_length=200, blank=True)
+    note = models.CharField(
+        _("note (no names)"),
+        max_length=200,
+        blank=True,
+        help_text=_("What happened, in a few words. Never write names, including staff names."),
+    )
     starts_at = models.DateTimeField(_("starts"))
     expires_at = models.DateTimeField(_("ends"), null=True, blank=True)
     set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -195,6 +239,11 @@ class Ban(models.Model):
                 | Q(lifted_at__isnull=False, lifted_by__isnull=False),
                 name="ban_lifted_pair",
             ),
+            # Lifting a ban always says why.
+            models.CheckConstraint(
+                condition=Q(lifted_at__isnull=True) | ~Q(lift_reason=""),
+                name="ban_lift_has_reason",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -202,6 +251,13 @@ class Ban(models.Model):
 
     def audit_label(self) -> str:
         return f"ban of {self.client.display_code}"
+
+    @property
+    def network_wide(self) -> bool:
+        return self.site_id is None
+
+    def is_lifted(self, at: datetime) -> bool:
+        return self.lifted_at is not None and self.lifted_at <= at
 
     def is_active(self, at: datetime) -> bool:
         if self.lifted_at is not None and self.lifted_at <= at:
@@ -234,8 +290,10 @@ class ClientMerge(models.Model):
 
     class Meta:
         db_table = "clients_clientmerge"
+        ordering = ["-merged_at"]
         constraints = [
             models.UniqueConstraint(fields=["merged"], name="client_merged_once"),
+            models.CheckConstraint(condition=~Q(kept=F("merged")), name="merge_not_into_self"),
         ]
 
     def __str__(self) -> str:
