@@ -1,5 +1,9 @@
 """Visits: one arrival at a site, from the desk's check-in through the queue to leaving, or a
-turn-away. (Consumption sessions, the board and after-care build on this.)"""
+turn-away. (Consumption sessions, the board and after-care build on this.)
+
+Every write to a visit must set ``changed_at`` to the wall-clock time: ``save()`` does it by
+itself (``auto_now``), but a queryset ``update()`` (a conditional claim) must set it too, or the
+queue and the board will not notice the change when they poll."""
 
 from __future__ import annotations
 
@@ -65,12 +69,28 @@ class Visit(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     end_reason = models.CharField(max_length=24, choices=EndReason.choices, blank=True)
+    # When the row last changed, by the server's clock (not the action's ``at``, which may be
+    # replayed history): the queue's and board's poll versions are built from it.
+    changed_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         db_table = "floor_visit"
         ordering = ["arrived_at", "id"]
-        indexes = [models.Index(fields=["site", "state"], name="visit_site_state_idx")]
+        indexes = [
+            # The queue reads a site's waiting visits oldest first, without touching the rest
+            # of its history (which grows by hundreds of visits a day).
+            models.Index(fields=["site", "state", "arrived_at"], name="visit_site_state_idx"),
+            models.Index(fields=["site", "arrived_at"], name="visit_site_arrived_idx"),
+            models.Index(fields=["site", "changed_at", "id"], name="visit_site_changed_idx"),
+        ]
         constraints = [
+            # One open visit per client per site: a double check-in from two desks, or a retry
+            # that slipped past the idempotency key, fails here instead of queueing them twice.
+            models.UniqueConstraint(
+                fields=["site", "client"],
+                condition=Q(state__in=["waiting", "in_space", "aftercare"]),
+                name="visit_one_open_per_client_and_site",
+            ),
             # A turn-away always says why, and only turn-aways carry a reason.
             models.CheckConstraint(
                 condition=Q(state="turned_away", turnaway_reason__isnull=False)
@@ -90,6 +110,10 @@ class Visit(models.Model):
                 name="visit_ended_fields_paired",
             ),
             models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=models.F("arrived_at")),
+                name="visit_ends_after_arrival",
+            ),
+            models.CheckConstraint(
                 condition=Q(state__in=["waiting", "in_space", "aftercare"], ended_at__isnull=True)
                 | Q(state__in=["left", "turned_away"], ended_at__isnull=False),
                 name="visit_open_iff_not_ended",
@@ -100,5 +124,12 @@ class Visit(models.Model):
         return f"visit {self.pk}"
 
     def audit_label(self) -> str:
-        who = self.client.display_code if self.client_id and self.client else "anonymous"
+        if self.client_id is not None and self.client is not None:
+            who = self.client.display_code
+        else:
+            who = "anonymous" if self.anonymous else "unregistered"
         return f"visit {self.pk} ({who})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN_STATES
