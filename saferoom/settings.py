@@ -233,6 +233,8 @@ TIME_ZONE = env_str("SAFEROOM_TIME_ZONE", "Europe/London")
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("SAFEROOM_STATIC_ROOT", str(VAR_DIR / "static")))
+# saferoom/static is not inside an app, so the finders must be told where it is.
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

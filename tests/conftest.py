@@ -27,7 +27,11 @@ def make_site(network: Network, name: str, slug: str, **extra: object) -> Site:
     for i in range(1, 5):
         Space.objects.create(site=site, name=f"Booth {i}", kind="booth", sort_order=i)
     Space.objects.create(
-        site=site, name="Smoking room", kind="inhalation", seats=3, clear_down_minutes=10,
+        site=site,
+        name="Smoking room",
+        kind="inhalation",
+        seats=3,
+        clear_down_minutes=10,
         sort_order=10,
     )
     Space.objects.create(site=site, name="Recovery", kind="aftercare", seats=8, sort_order=20)
