@@ -13,6 +13,7 @@ urlpatterns = [
     path("sites/<slug:site>/", include("saferoom.sites.urls")),
     path("sites/<slug:site>/clients/", include("saferoom.clients.urls")),
     path("sites/<slug:site>/desk/", include("saferoom.floor.urls")),
+    path("sites/<slug:site>/floor/", include("saferoom.floor.urls_board")),
 ]
 
 handler400 = "saferoom.core.views.bad_request"

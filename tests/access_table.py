@@ -30,6 +30,7 @@ Sample objects (``kwargs`` name them; ``tests/test_access_table.py`` makes them)
     site_item       a substance only site A offers
     ban             the ban at site A
     staff_user      the desk persona's account
+    session         a consumption session at site A (another client, in Booth 4), in an emergency
     membership      the desk persona's membership at site A
     opening_hours   site A's first opening-hours row
 """
@@ -44,7 +45,7 @@ from django.utils import timezone
 
 from saferoom.clients.codes import new_display_code
 from saferoom.clients.models import Ban, Client
-from saferoom.floor.models import Visit
+from saferoom.floor.models import ConsumptionSession, Visit
 from saferoom.sites.models import CatalogueItem
 
 PERSONAS = ("anonymous", "desk", "nurse", "manager", "evaluator", "admin", "other_site_worker")
@@ -97,6 +98,7 @@ SPACE = {"site": "site_a", "pk": "space"}
 CATALOGUE = {"site": "site_a", "kind": "catalogue_kind"}
 SITE_ITEM = {"site": "site_a", "kind": "catalogue_kind", "pk": "site_item"}
 STAFF = {"site": "site_a", "pk": "staff_user"}
+SESSION = {"site": "site_a", "pk": "session"}
 
 # fmt: off
 ACCESS_TABLE: dict[str, Row] = {
@@ -129,6 +131,27 @@ ACCESS_TABLE: dict[str, Row] = {
     "floor:turnaway":           page(SITE,              LOGIN, 200,  200,   200, 403,  200,  404),
     "floor:leave_queue":        post_only(VISIT,        LOGIN, 405,  405,   405, 403,  405,  404),
     "floor:check_out":          post_only(VISIT,        LOGIN, 405,  405,   405, 403,  405,  404),
+
+    # --- the floor board: floor staff, managers and administrators act. The desk may look at
+    # the board, its handover and an emergency page (read-only: no buttons, its POSTs get 403).
+    # The stop log is for the people who run the floor. Ids of the actions go in the POST body.
+    "board:board":              page(SITE,              LOGIN, 200,  200,   200, 403,  200,  404),
+    # Opened in a browser (no poll header) the poll sends you to the board itself.
+    "board:poll":               page(SITE,              LOGIN, 302,  302,   302, 403,  302,  404),
+    "board:handover":           page(SITE,              LOGIN, 200,  200,   200, 403,  200,  404),
+    "board:emergency_view":     page(SESSION,           LOGIN, 200,  200,   200, 403,  200,  404),
+    # Site A is a fixed site: the page says stops are for mobile units.
+    "board:stops":              page(SITE,              LOGIN, 403,  200,   200, 403,  200,  404),
+    "board:assign":             post_only(SITE,         LOGIN, 403,  405,   405, 403,  405,  404),
+    "board:next_free":          post_only(SITE,         LOGIN, 403,  405,   405, 403,  405,  404),
+    "board:check":              post_only(SITE,         LOGIN, 403,  405,   405, 403,  405,  404),
+    "board:end":                post_only(SITE,         LOGIN, 403,  405,   405, 403,  405,  404),
+    "board:cleaned":            post_only(SITE,         LOGIN, 403,  405,   405, 403,  405,  404),
+    "board:checkout":           post_only(SITE,         LOGIN, 403,  405,   405, 403,  405,  404),
+    "board:emergency":          post_only(SITE,         LOGIN, 403,  405,   405, 403,  405,  404),
+    "board:shift_lead":         post_only(SITE,         LOGIN, 403,  405,   405, 403,  405,  404),
+    "board:ack":                post_only(SITE,         LOGIN, 403,  405,   405, 403,  405,  404),
+    "board:stop_close":         post_only(SITE,         LOGIN, 403,  405,   405, 403,  405,  404),
 
     # --- site settings: managers and administrators; network settings: administrators -------
     "sites:settings":           page(SITE,              LOGIN, 403,  403,   200, 403,  200,  404),
@@ -185,6 +208,28 @@ def build_samples(*, network: Any, site_a: Any, site_b: Any, desk: Any) -> dict[
         set_by=desk,
         set_at=now - dt.timedelta(days=1),
     )
+    in_space = client(1979)
+    occupying = Visit.objects.create(
+        site=site_a,
+        client=in_space,
+        arrived_at=now - dt.timedelta(minutes=10),
+        state=Visit.State.IN_SPACE,
+        planned_route="inject",
+        created_by=desk,
+    )
+    session = ConsumptionSession.objects.create(
+        site=site_a,
+        visit=occupying,
+        space=site_a.spaces.get(name="Booth 4"),
+        seat=1,
+        route="inject",
+        started_at=now - dt.timedelta(minutes=8),
+        started_by=desk,
+        check_interval_minutes=5,
+        next_check_due_at=now - dt.timedelta(minutes=3),
+        emergency_at=now - dt.timedelta(minutes=1),
+        emergency_by=desk,
+    )
     site_item = CatalogueItem.objects.create(
         network=network, site=site_a, kind="substance", code="nitazene", label="Nitazene"
     )
@@ -202,4 +247,5 @@ def build_samples(*, network: Any, site_a: Any, site_b: Any, desk: Any) -> dict[
         "staff_user": desk.pk,
         "membership": desk.memberships.get(site=site_a).pk,
         "opening_hours": site_a.opening_hours.all()[0].pk,
+        "session": session.pk,
     }

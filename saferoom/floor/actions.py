@@ -1,6 +1,7 @@
 """The desk's writes: check-in, turn-away, leaving the queue, check-out, and closing the visits
-still open at closing time. Each runs in one transaction with its audit event; creates are
-idempotent; a refusal raises ActionRefused and changes nothing."""
+still open at closing time. Each runs in one transaction with its audit event and bumps the
+floor board's version (the board shows the queue); creates are idempotent; a refusal raises
+ActionRefused and changes nothing."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from saferoom.core import audit
 from saferoom.core.errors import ActionRefused
 from saferoom.core.idempotency import parse_key, remember, replayed
 from saferoom.core.models import User
+from saferoom.floor.board import bump_board, end_sessions_of_visits
 from saferoom.floor.eligibility import ANSWER_KEYS, Problem, check_eligibility
-from saferoom.floor.models import Visit
+from saferoom.floor.models import ConsumptionSession, MobileStop, Visit
 from saferoom.sites.models import CatalogueItem, Route, Site
 
 
@@ -186,6 +188,18 @@ def check_in(
             )
         if not site.is_open(at):
             raise ActionRefused(closed_message(site, at), code="closed")
+        stop = None
+        if site.kind == Site.Kind.MOBILE:
+            # A mobile unit's visits are counted by stop: where the van stood that day.
+            stop = _open_stop(site)
+            if stop is None:
+                raise ActionRefused(
+                    _(
+                        "Open a stop first: say where the unit stands on the Stops page, "
+                        "then check people in."
+                    ),
+                    code="no_stop",
+                )
         if planned_route not in Route.values or planned_route not in site.permitted_routes:
             raise ActionRefused(
                 _("That route is not allowed at %(site)s. Choose one of the routes shown.")
@@ -233,6 +247,7 @@ def check_in(
                     would_use_alone=would_use_alone,
                     eligibility=answers,
                     created_by=by,
+                    stop=stop,
                 )
         except IntegrityError:
             # The one-open-visit constraint: another desk checked them in a moment ago.
@@ -255,6 +270,7 @@ def check_in(
             },
         )
         remember(key=key, by=by, action="visit.check_in", details=details, obj=visit)
+        bump_board(site)
     return visit
 
 
@@ -307,6 +323,8 @@ def turn_away(
             turnaway_reason=reason,
             eligibility=answers,
             created_by=by,
+            # A turn-away at a mobile unit still counts at its stop (if one is open).
+            stop=_open_stop(site) if site.kind == Site.Kind.MOBILE else None,
             ended_at=at,
             ended_by=by,
             end_reason=Visit.EndReason.TURNED_AWAY,
@@ -320,6 +338,7 @@ def turn_away(
             detail={"reason": reason.code, "anonymous": anonymous, "registered": bool(client)},
         )
         remember(key=key, by=by, action="visit.turn_away", details=details, obj=visit)
+        bump_board(site)
     return visit
 
 
@@ -352,6 +371,7 @@ def _end(
             )
         raise ActionRefused(_ended(visit), code="not_open")
     audit.record(action=action, by=by, obj=visit, site=visit.site, at=at)
+    bump_board(visit.site)
     return visit
 
 
@@ -382,10 +402,24 @@ def leave_queue(*, visit: Visit, by: User, at: datetime | None = None) -> Visit:
 
 
 def check_out(*, visit: Visit, by: User, at: datetime | None = None) -> Visit:
-    """The person has left the site, from whichever stage they were in."""
+    """The person has left the site, from whichever stage they were in. Leaving straight from
+    a space ends the session there, and the seat's clear-down starts."""
     at = at or timezone.now()
     with transaction.atomic():
         current = Visit.objects.select_related("client", "site").get(pk=visit.pk)
+        if current.state == Visit.State.IN_SPACE:
+            started = (
+                ConsumptionSession.objects.filter(visit=current, ended_at__isnull=True)
+                .values_list("started_at", flat=True)
+                .first()
+            )
+            if started is not None and at < started:
+                raise ActionRefused(
+                    _("A check-out cannot come before the session began."), code="bad_time"
+                )
+            end_sessions_of_visits(
+                [current], by=by, at=at, end_reason=ConsumptionSession.EndReason.LEFT
+            )
         return _end(
             visit=current,
             from_states=Visit.OPEN_STATES,
@@ -398,7 +432,8 @@ def check_out(*, visit: Visit, by: User, at: datetime | None = None) -> Visit:
 
 def close_open_visits(*, site: Site, at: datetime, by: User | None = None) -> int:
     """At closing time, end every visit still open (arrived by ``at``) as left without
-    check-out, so the day's figures count them instead of leaving them open for ever."""
+    check-out, so the day's figures count them instead of leaving them open for ever. Their
+    sessions still open end too ("closing"), and those seats go into clear-down."""
     with transaction.atomic():
         visits = list(
             Visit.objects.select_for_update(of=("self",))
@@ -408,6 +443,12 @@ def close_open_visits(*, site: Site, at: datetime, by: User | None = None) -> in
         )
         if not visits:
             return 0
+        end_sessions_of_visits(
+            [v for v in visits if v.state == Visit.State.IN_SPACE],
+            by=by,
+            at=at,
+            end_reason=ConsumptionSession.EndReason.CLOSING,
+        )
         Visit.objects.filter(pk__in=[v.pk for v in visits]).update(
             state=Visit.State.LEFT,
             ended_at=at,
@@ -424,4 +465,10 @@ def close_open_visits(*, site: Site, at: datetime, by: User | None = None) -> in
                 at=at,
                 detail={"was": visit.state},
             )
+        bump_board(site)
     return len(visits)
+
+
+def _open_stop(site: Site) -> MobileStop | None:
+    # Row-locked on PostgreSQL so the stop cannot be closed under a check-in in flight.
+    return MobileStop.objects.select_for_update().filter(site=site, closed_at__isnull=True).first()

@@ -72,6 +72,10 @@ class Visit(models.Model):
     # When the row last changed, by the server's clock (not the action's ``at``, which may be
     # replayed history): the queue's and board's poll versions are built from it.
     changed_at = models.DateTimeField(auto_now=True)
+    aftercare_started_at = models.DateTimeField(_("into after-care"), null=True, blank=True)
+    stop = models.ForeignKey(
+        "floor.MobileStop", on_delete=models.PROTECT, null=True, blank=True, related_name="visits"
+    )
 
     class Meta:
         db_table = "floor_visit"
@@ -133,3 +137,198 @@ class Visit(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in self.OPEN_STATES
+
+
+class ConsumptionSession(models.Model):
+    """A visit's time in one seat of one space: started, checked on, ended, cleared down.
+
+    The partial unique constraint on (space, seat) among sessions not yet ended is what makes
+    assignment atomic: two devices assigning the same seat at once cannot both insert."""
+
+    class EndReason(models.TextChoices):
+        FINISHED = "finished", _("Finished")
+        EMERGENCY = "emergency", _("Ended by an emergency")
+        LEFT = "left", _("Left the space")
+        CLOSING = "closing", _("Closed at closing time")
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="sessions")
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="sessions")
+    space = models.ForeignKey("sites.Space", on_delete=models.PROTECT, related_name="sessions")
+    seat = models.PositiveSmallIntegerField(_("seat"), default=1)
+    route = models.CharField(_("route"), max_length=10, choices=Route.choices)
+    substances = models.ManyToManyField(CatalogueItem, blank=True, related_name="+")
+    started_at = models.DateTimeField(_("started"), db_index=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    check_interval_minutes = models.PositiveSmallIntegerField()
+    next_check_due_at = models.DateTimeField()
+    last_check_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    # Set by the board's emergency control: the person is being treated where they are.
+    emergency_at = models.DateTimeField(null=True, blank=True)
+    emergency_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    end_reason = models.CharField(max_length=12, choices=EndReason.choices, blank=True)
+    # The seat is free again only when its clear-down (cleaning, ventilation) is over.
+    clear_down_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "floor_consumptionsession"
+        ordering = ["started_at", "id"]
+        indexes = [
+            models.Index(fields=["site", "ended_at"], name="session_site_ended_idx"),
+            models.Index(fields=["site", "clear_down_until"], name="session_site_cleardown_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["space", "seat"],
+                condition=Q(ended_at__isnull=True),
+                name="session_one_open_per_seat",
+            ),
+            models.UniqueConstraint(
+                fields=["visit"],
+                condition=Q(ended_at__isnull=True),
+                name="session_one_open_per_visit",
+            ),
+            models.CheckConstraint(condition=Q(seat__gte=1), name="session_seat_positive"),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True, end_reason="", clear_down_until__isnull=True)
+                | (Q(ended_at__isnull=False) & ~Q(end_reason="")),
+                name="session_ended_fields_paired",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=models.F("started_at")),
+                name="session_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(clear_down_until__isnull=True)
+                | Q(clear_down_until__gte=models.F("ended_at")),
+                name="session_clear_down_after_end",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"session {self.pk}"
+
+    def audit_label(self) -> str:
+        return f"session {self.pk} (visit {self.visit_id})"
+
+
+class SessionCheck(models.Model):
+    """One check on someone in a space: who looked, when, and what they saw."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok", _("All right")
+        ROUSED = "roused", _("Needed rousing")
+        CONCERN = "concern", _("Concern: watching closely")
+
+    session = models.ForeignKey(ConsumptionSession, on_delete=models.PROTECT, related_name="checks")
+    at = models.DateTimeField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.OK)
+    was_overdue = models.BooleanField(default=False)
+
+    class Meta:
+        db_table = "floor_sessioncheck"
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"check {self.pk}"
+
+    def audit_label(self) -> str:
+        return f"check of session {self.session_id}"
+
+
+class BoardState(models.Model):
+    """Per site: a version number bumped by every change the board shows (so an unchanged
+    board answers a poll with one tiny query), and who is shift lead now."""
+
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, primary_key=True)
+    version = models.BigIntegerField(default=0)
+    shift_lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        db_table = "floor_boardstate"
+
+    def __str__(self) -> str:
+        return f"board of site {self.site_id} v{self.version}"
+
+
+class Escalation(models.Model):
+    """A missed check passed to the shift lead by the worker; stays until acknowledged."""
+
+    session = models.ForeignKey(
+        ConsumptionSession, on_delete=models.PROTECT, related_name="escalations"
+    )
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    due_at = models.DateTimeField()
+    escalated_at = models.DateTimeField()
+    to_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        db_table = "floor_escalation"
+        ordering = ["escalated_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "due_at"], name="escalation_once_per_due"),
+            models.CheckConstraint(
+                condition=Q(acknowledged_at__isnull=True, acknowledged_by__isnull=True)
+                | Q(acknowledged_at__isnull=False, acknowledged_by__isnull=False),
+                name="escalation_ack_paired",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"escalation {self.pk}"
+
+    def audit_label(self) -> str:
+        return f"escalation {self.pk} (session {self.session_id})"
+
+
+class MobileStop(models.Model):
+    """Where a mobile unit stood, and when it opened and closed there."""
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="stops")
+    place = models.CharField(_("where the unit stands"), max_length=120)
+    opened_at = models.DateTimeField(_("opened"))
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    note = models.CharField(_("note (no names)"), max_length=200, blank=True)
+
+    class Meta:
+        db_table = "floor_mobilestop"
+        ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site"], condition=Q(closed_at__isnull=True), name="stop_one_open_per_site"
+            ),
+            models.CheckConstraint(
+                condition=Q(closed_at__isnull=True, closed_by__isnull=True)
+                | (Q(closed_at__isnull=False) & Q(closed_at__gte=models.F("opened_at"))),
+                name="stop_closed_after_opened",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"stop {self.place}"
+
+    def audit_label(self) -> str:
+        return f"stop {self.pk}"

@@ -44,6 +44,15 @@ from saferoom.sites.models import (
 M = TypeVar("M", bound=models.Model)
 
 MIN_AGE_RANGE = (10, 30)
+# Supervision on the floor (minutes); the database holds the same ranges as constraints.
+CHECK_INTERVAL_RANGE = (1, 60)
+CHECK_OVERDUE_RANGE = (1, 30)
+CHECK_ESCALATE_RANGE = (1, 60)
+CHECK_INTERVAL_FIELDS = (
+    "check_interval_booth",
+    "check_interval_inhalation",
+    "check_interval_flexible",
+)
 SEATS_RANGE = (1, 50)
 MAX_CLEAR_DOWN_MINUTES = 120
 MINUTES_PER_DAY = 24 * 60
@@ -175,6 +184,9 @@ SITE_RULE_FIELDS = (
     "check_pregnancy",
     "check_residency",
     "residency_area",
+    *CHECK_INTERVAL_FIELDS,
+    "check_overdue_minutes",
+    "check_escalate_minutes",
 )
 
 
@@ -226,6 +238,36 @@ def _check_site_rules(site: Site) -> None:
         raise ActionRefused(
             _("Name the area residents must live in, or switch the residency check off."),
             code="residency_area",
+        )
+    _check_supervision(site)
+
+
+def _check_minutes(site: Site, field: str, low: int, high: int) -> int:
+    value: object = getattr(site, field)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ActionRefused(
+            _("Give a whole number of minutes from %(low)d to %(high)d.")
+            % {"low": low, "high": high},
+            code=field,
+        )
+    return value
+
+
+def _check_supervision(site: Site) -> None:
+    """Check intervals, and when a missed check turns red and goes to the shift lead: the
+    escalation cannot come before the check is even overdue."""
+    for field in CHECK_INTERVAL_FIELDS:
+        _check_minutes(site, field, *CHECK_INTERVAL_RANGE)
+    overdue = _check_minutes(site, "check_overdue_minutes", *CHECK_OVERDUE_RANGE)
+    escalate = _check_minutes(site, "check_escalate_minutes", *CHECK_ESCALATE_RANGE)
+    if escalate < overdue:
+        raise ActionRefused(
+            _(
+                "A missed check cannot go to the shift lead before it turns red: give at least "
+                "%(minutes)d minutes."
+            )
+            % {"minutes": overdue},
+            code="check_escalate_minutes",
         )
 
 

@@ -126,6 +126,33 @@ class SiteRulesForm(forms.Form):
         validators=[no_markup],
         help_text=_("For example: the City of Zurich. Needed when the residency check is on."),
     )
+    # Supervision on the floor: how often the board prompts a check, when a missed one turns
+    # red, and when it goes to the shift lead.
+    check_interval_booth = whole_number(
+        _("Check someone in an injection booth every (minutes)"), *actions.CHECK_INTERVAL_RANGE
+    )
+    check_interval_inhalation = whole_number(
+        _("Check someone in an inhalation room every (minutes)"), *actions.CHECK_INTERVAL_RANGE
+    )
+    check_interval_flexible = whole_number(
+        _("Check someone in a flexible space every (minutes)"), *actions.CHECK_INTERVAL_RANGE
+    )
+    check_overdue_minutes = whole_number(
+        _("A due check turns red after (minutes)"),
+        *actions.CHECK_OVERDUE_RANGE,
+        help_text=_("The tile turns amber when the check is due, then red this long after."),
+    )
+    check_escalate_minutes = whole_number(
+        _("A missed check goes to the shift lead after (minutes)"),
+        *actions.CHECK_ESCALATE_RANGE,
+        help_text=_("Counted from when the check was due; at least the time it takes to turn red."),
+    )
+
+    SUPERVISION_FIELDS = (
+        *actions.CHECK_INTERVAL_FIELDS,
+        "check_overdue_minutes",
+        "check_escalate_minutes",
+    )
 
     def __init__(self, *args: Any, site: Site, **kwargs: Any) -> None:
         self.site = site
@@ -161,7 +188,20 @@ class SiteRulesForm(forms.Form):
                 "residency_area",
                 _("Name the area residents must live in, or switch the residency check off."),
             )
+        overdue, escalate = data.get("check_overdue_minutes"), data.get("check_escalate_minutes")
+        if overdue is not None and escalate is not None and escalate < overdue:
+            self.add_error(
+                "check_escalate_minutes",
+                _(
+                    "A missed check cannot go to the shift lead before it turns red: give at "
+                    "least %(minutes)d minutes."
+                )
+                % {"minutes": overdue},
+            )
         return data
+
+    def supervision_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.SUPERVISION_FIELDS]
 
     def changes(self) -> dict[str, Any]:
         return {f: self.cleaned_data[f] for f in actions.SITE_RULE_FIELDS}

@@ -119,6 +119,24 @@ class Site(models.Model):
     check_residency = models.BooleanField(_("residents only"), default=False)
     residency_area = models.CharField(_("area residents must live in"), max_length=120, blank=True)
 
+    # Supervision on the floor: how often someone in a space is checked on, when a missed
+    # check turns red, and when it is escalated to the shift lead (minutes).
+    check_interval_booth = models.PositiveSmallIntegerField(
+        _("check injection booths every (minutes)"), default=5
+    )
+    check_interval_inhalation = models.PositiveSmallIntegerField(
+        _("check inhalation rooms every (minutes)"), default=5
+    )
+    check_interval_flexible = models.PositiveSmallIntegerField(
+        _("check flexible spaces every (minutes)"), default=5
+    )
+    check_overdue_minutes = models.PositiveSmallIntegerField(
+        _("a due check turns red after (minutes)"), default=2
+    )
+    check_escalate_minutes = models.PositiveSmallIntegerField(
+        _("a missed check goes to the shift lead after (minutes)"), default=4
+    )
+
     class Meta:
         db_table = "sites_site"
         ordering = ["name"]
@@ -127,6 +145,18 @@ class Site(models.Model):
             models.CheckConstraint(
                 condition=Q(min_age__gte=10) & Q(min_age__lte=30), name="site_min_age_plausible"
             ),
+            models.CheckConstraint(
+                condition=Q(check_interval_booth__gte=1, check_interval_booth__lte=60)
+                & Q(check_interval_inhalation__gte=1, check_interval_inhalation__lte=60)
+                & Q(check_interval_flexible__gte=1, check_interval_flexible__lte=60),
+                name="site_check_intervals_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(check_overdue_minutes__gte=1, check_overdue_minutes__lte=30)
+                & Q(check_escalate_minutes__gte=1, check_escalate_minutes__lte=60)
+                & Q(check_escalate_minutes__gte=models.F("check_overdue_minutes")),
+                name="site_check_escalation_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -134,6 +164,13 @@ class Site(models.Model):
 
     def audit_label(self) -> str:
         return self.name
+
+    def check_interval_for(self, space_kind: str) -> int:
+        """Minutes between checks for someone in a space of this kind."""
+        return {
+            "inhalation": self.check_interval_inhalation,
+            "flexible": self.check_interval_flexible,
+        }.get(space_kind, self.check_interval_booth)
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:

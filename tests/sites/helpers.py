@@ -32,6 +32,11 @@ def rules_form(site: Site, **overrides: Any) -> dict[str, Any]:
         "check_pregnancy": "on" if site.check_pregnancy else None,
         "check_residency": "on" if site.check_residency else None,
         "residency_area": site.residency_area,
+        "check_interval_booth": str(site.check_interval_booth),
+        "check_interval_inhalation": str(site.check_interval_inhalation),
+        "check_interval_flexible": str(site.check_interval_flexible),
+        "check_overdue_minutes": str(site.check_overdue_minutes),
+        "check_escalate_minutes": str(site.check_escalate_minutes),
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
