@@ -160,7 +160,14 @@ def _database() -> dict[str, Any]:
         config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60))
     else:
         VAR_DIR.mkdir(parents=True, exist_ok=True)
-        config = {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "saferoom.sqlite3"}
+        # Keeping the connection open saves ~1.5 ms per request (PRAGMAs, WAL checkpoint on
+        # close): most of an unchanged board poll (make bench).
+        config = {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "saferoom.sqlite3",
+            "CONN_MAX_AGE": 600,
+            "CONN_HEALTH_CHECKS": True,
+        }
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # WAL lets the board be read while the desk writes; FULL makes every acknowledged
         # commit survive a power cut; IMMEDIATE takes the write lock at BEGIN so writers queue
