@@ -23,6 +23,9 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.display_name or self.username
 
+    def audit_label(self) -> str:
+        return self.username
+
 
 class AuditEvent(models.Model):
     """One thing someone did or looked at. Append-only; no foreign keys, so it outlives what it
@@ -80,8 +83,34 @@ class IdempotencyKey(models.Model):
         return f"{self.action} {self.key}"
 
 
+class JobRun(models.Model):
+    """A claim that a background job ran for one site and one period (closing the visits still
+    open when a site's opening period ended). The unique constraint is the claim: a second
+    worker inserting the same row fails, so the job never runs twice for the same period."""
+
+    job = models.CharField(max_length=40)
+    # The site's id, without a foreign key: core comes before sites, and a claim may outlive
+    # the site it was for.
+    site_id = models.BigIntegerField()
+    period_end = models.DateTimeField()
+    ran_at = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "core_jobrun"
+        ordering = ["-period_end", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "site_id", "period_end"], name="jobrun_once_per_site_and_period"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job} site {self.site_id} {self.period_end:%Y-%m-%d %H:%M}"
+
+
 def new_idempotency_key() -> uuid.UUID:
     return uuid.uuid4()
 
 
-__all__ = ["AuditEvent", "IdempotencyKey", "Role", "User", "new_idempotency_key"]
+__all__ = ["AuditEvent", "IdempotencyKey", "JobRun", "Role", "User", "new_idempotency_key"]

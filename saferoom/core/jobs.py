@@ -1,0 +1,138 @@
+"""The background jobs ``saferoom worker`` runs on every pass. Each is safe to run from several
+workers at once and reports a count; none logs personal data.
+
+This is the one place in ``core`` that reaches up to the apps whose chores it runs (sites and
+floor); it imports them inside the job so that ``core`` itself still loads first.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from saferoom.core import idempotency
+from saferoom.core.models import JobRun
+
+if TYPE_CHECKING:
+    from saferoom.sites.models import Site
+
+logger = logging.getLogger("saferoom.worker")
+
+CLOSE_OPEN_VISITS = "close_open_visits"
+# How far back the worker looks for closings it has not handled (a worker that was down for a
+# while still closes each missed period at its own closing time).
+CLOSING_LOOKBACK = timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    job: str
+    count: int
+    what: str
+
+    def line(self) -> str:
+        return f"{self.job}: {self.count} {self.what}"
+
+
+def purge_idempotency_keys(now: datetime) -> JobResult:
+    """Forget idempotency keys older than SAFEROOM_IDEMPOTENCY_TTL_HOURS."""
+    return JobResult(
+        "purge_idempotency_keys", idempotency.purge_expired(now), "expired keys deleted"
+    )
+
+
+def clear_expired_sessions(now: datetime) -> JobResult:
+    """Delete sessions past their expiry, as ``manage.py clearsessions`` does."""
+    engine = import_module(settings.SESSION_ENGINE)
+    count = 0
+    if settings.SESSION_ENGINE in {
+        "django.contrib.sessions.backends.db",
+        "django.contrib.sessions.backends.cached_db",
+    }:
+        from django.contrib.sessions.models import Session
+
+        count = Session.objects.filter(expire_date__lt=now).count()
+    engine.SessionStore.clear_expired()
+    return JobResult("clear_expired_sessions", count, "expired sessions deleted")
+
+
+def closings(
+    site: Site, *, now: datetime, lookback: timedelta = CLOSING_LOOKBACK
+) -> list[datetime]:
+    """The ends of the site's opening periods in (now - lookback, now], oldest first. Periods
+    may run past midnight, so each starts on a local date and may end on the next."""
+    earliest = now - lookback
+    first_day = site.local(earliest).date() - timedelta(days=1)
+    last_day = site.local(now).date()
+    ends = []
+    day = first_day
+    hours = list(site.opening_hours.all())
+    while day <= last_day:
+        for h in hours:
+            if h.weekday != day.weekday():
+                continue
+            end_day = day if h.closes > h.opens else day + timedelta(days=1)
+            end = datetime.combine(end_day, h.closes, site.tz)
+            if earliest < end <= now:
+                ends.append(end)
+        day += timedelta(days=1)
+    return sorted(ends)
+
+
+def close_visits_after_closing(now: datetime) -> JobResult:
+    """At each site whose opening period has ended, close the visits still open (left without
+    check-out), once per site and closing. The JobRun row inserted in the same transaction is
+    the claim: a second worker's insert fails on the unique constraint and it moves on."""
+    from saferoom.floor.actions import close_open_visits
+    from saferoom.sites.models import Site
+
+    closed = 0
+    periods = 0
+    for site in Site.objects.filter(active=True).prefetch_related("opening_hours"):
+        for end in closings(site, now=now):
+            if JobRun.objects.filter(
+                job=CLOSE_OPEN_VISITS, site_id=site.pk, period_end=end
+            ).exists():
+                continue
+            try:
+                with transaction.atomic():
+                    claim = JobRun.objects.create(
+                        job=CLOSE_OPEN_VISITS, site_id=site.pk, period_end=end, ran_at=now
+                    )
+                    count = close_open_visits(site=site, at=end, by=None)
+                    if count:
+                        JobRun.objects.filter(pk=claim.pk).update(count=count)
+            except IntegrityError:
+                continue  # another worker claimed this closing first
+            periods += 1
+            closed += count
+    return JobResult(CLOSE_OPEN_VISITS, closed, f"open visits closed after {periods} closing(s)")
+
+
+JOBS: tuple[Callable[[datetime], JobResult], ...] = (
+    purge_idempotency_keys,
+    clear_expired_sessions,
+    close_visits_after_closing,
+)
+
+
+def run_pass(now: datetime | None = None) -> list[JobResult]:
+    """Run every job once. A job that fails is logged (by name and error type only) and the
+    others still run."""
+    now = now or timezone.now()
+    results = []
+    for job in JOBS:
+        try:
+            results.append(job(now))
+        except Exception as error:
+            logger.error("Job %s failed: %s", job.__name__, type(error).__name__)
+            results.append(JobResult(job.__name__, 0, f"FAILED ({type(error).__name__})"))
+    return results

@@ -1,0 +1,262 @@
+"""``saferoom demo``: a demo network with a year of realistic history and one login per role.
+
+Running it again reuses what exists: the network and its history are made once; the demo
+accounts are checked (and their password reset) on every run. It refuses to run with DEBUG off,
+because it creates accounts with a password printed in the README.
+"""
+
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from dataclasses import dataclass
+from datetime import time, timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from saferoom.core.models import User
+from saferoom.core.roles import Role
+from saferoom.floor.models import Visit
+from saferoom.simulation import runner
+from saferoom.simulation.management.commands.simulate import refuse_without_debug
+from saferoom.simulation.profiles import Profile, get_profile
+from saferoom.sites import actions as site_actions
+from saferoom.sites.defaults import seed_catalogue
+from saferoom.sites.models import Network, Site
+
+DEMO_NETWORK = "Demo network"
+# Printed in the README and on screen; the demo refuses to run unless DEBUG is on.
+DEMO_PASSWORD = "saferoom-demo"  # noqa: S105
+DEMO_SEED = 2025
+DEMO_URL = "http://127.0.0.1:8000"
+# A newly opened service is quieter in its first weeks.
+RAMP_UP_DAYS = 42
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    display_name: str
+    role: Role
+
+
+DEMO_ACCOUNTS = (
+    DemoAccount("desk", "Dana (front desk)", Role.DESK),
+    DemoAccount("floor", "Femi (floor nurse)", Role.FLOOR),
+    DemoAccount("manager", "Morgan (manager)", Role.MANAGER),
+    DemoAccount("evaluator", "Eve (evaluator)", Role.EVALUATOR),
+    DemoAccount("admin", "Ada (administrator)", Role.ADMIN),
+)
+
+
+@dataclass(frozen=True)
+class DemoSpace:
+    name: str
+    kind: str
+    seats: int = 1
+    clear_down_minutes: int | None = None
+    accessible: bool = False
+
+
+@dataclass(frozen=True)
+class DemoSite:
+    name: str
+    slug: str
+    kind: str
+    profile: str
+    weekdays: tuple[int, ...]
+    opens: time
+    closes: time
+    spaces: tuple[DemoSpace, ...]
+    rules: dict[str, Any]
+
+
+def _booths(count: int, *, accessible: int = 0) -> tuple[DemoSpace, ...]:
+    return tuple(
+        DemoSpace(f"Booth {n}", "booth", accessible=n > count - accessible)
+        for n in range(1, count + 1)
+    )
+
+
+EVERY_DAY = (0, 1, 2, 3, 4, 5, 6)
+
+DEMO_SITES = (
+    DemoSite(
+        # Like the Thistle, Glasgow: injection only, 8 booths (2 accessible), 09:00–21:00.
+        name="Riverside",
+        slug="riverside",
+        kind=Site.Kind.FIXED,
+        profile="glasgow",
+        weekdays=EVERY_DAY,
+        opens=time(9),
+        closes=time(21),
+        spaces=(*_booths(8, accessible=2), DemoSpace("Recovery", "aftercare", seats=8)),
+        rules={"permitted_routes": ["inject"], "check_first_time_use": False},
+    ),
+    DemoSite(
+        # Like a North Rhine-Westphalia room: mixed, more than half inhalation, anonymous
+        # visits allowed, no drug checking (German law forbids it in a consumption room).
+        name="Eastgate",
+        slug="eastgate",
+        kind=Site.Kind.FIXED,
+        profile="nrw",
+        weekdays=EVERY_DAY,
+        opens=time(10),
+        closes=time(22),
+        spaces=(
+            *_booths(12, accessible=2),
+            DemoSpace("Smoking room 1", "inhalation", seats=3, clear_down_minutes=10),
+            DemoSpace("Smoking room 2", "inhalation", seats=3, clear_down_minutes=10),
+            DemoSpace("Flexible 1", "flexible"),
+            DemoSpace("Flexible 2", "flexible"),
+            DemoSpace("Recovery", "aftercare", seats=12),
+        ),
+        rules={"anonymous_visits_allowed": True, "drug_checking_allowed": False},
+    ),
+    DemoSite(
+        # A van at afternoon stops, Tuesday to Friday.
+        name="Van",
+        slug="van",
+        kind=Site.Kind.MOBILE,
+        profile="mobile",
+        weekdays=(1, 2, 3, 4),
+        opens=time(13),
+        closes=time(18),
+        spaces=(
+            *_booths(2),
+            DemoSpace("Smoking seat", "inhalation", seats=1, clear_down_minutes=10),
+        ),
+        rules={"permitted_routes": ["inject", "smoke"]},
+    ),
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the demo network (two sites and a van) with a year of simulated history, and "
+        "one login per role. Running it again reuses what exists."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument(
+            "--days", type=int, default=365, help="days of history for a new demo (365)"
+        )
+        parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        refuse_without_debug("demo")
+        days: int = options["days"]
+        if days < 0:
+            raise CommandError("--days must not be negative.")
+        network, created = self._network()
+        if created:
+            self.stdout.write(f"Created {network.name}: {', '.join(s.name for s in DEMO_SITES)}.")
+        else:
+            self.stdout.write(f"{network.name} already exists: reusing it.")
+        self._accounts(network)
+
+        sites = list(network.sites.order_by("name"))
+        if days and not Visit.objects.filter(site__in=sites).exists():
+            profiles = {d.slug: get_profile(d.profile) for d in DEMO_SITES}
+
+            def profile_for(site: Site) -> Profile:
+                base = profiles.get(site.slug) or get_profile(runner.default_profile_name(site))
+                return base.override(ramp_up_days=RAMP_UP_DAYS)
+
+            start = timezone.localdate() - timedelta(days=days)
+            self.stdout.write(f"Simulating {days} days of history from {start.isoformat()} …")
+            summary = runner.run(
+                sites=sites,
+                days=days,
+                start=start,
+                seed=DEMO_SEED,
+                profile_for=profile_for,
+                progress=runner.Progress(
+                    days, stream=runner.raw_stream(self.stderr), enabled=not options["quiet"]
+                ),
+            )
+            for line in summary.lines():
+                self.stdout.write(line)
+        else:
+            self.stdout.write("The demo history is already there: not simulating again.")
+        self.stdout.write(self._box())
+
+    def _network(self) -> tuple[Network, bool]:
+        existing = Network.objects.filter(name=DEMO_NETWORK).first()
+        if existing is not None:
+            return existing, False
+        with transaction.atomic():
+            # There is no action for a new network yet: a deployment starts with one.
+            network = Network.objects.create(name=DEMO_NETWORK)
+            seed_catalogue(network)
+            for spec in DEMO_SITES:
+                site = site_actions.create_site(
+                    network=network, name=spec.name, slug=spec.slug, kind=spec.kind, by=None
+                )
+                site_actions.update_site_rules(site=site, changes=spec.rules, by=None)
+                site_actions.set_opening_hours(
+                    site=site,
+                    periods=[
+                        site_actions.Period(weekday=d, opens=spec.opens, closes=spec.closes)
+                        for d in spec.weekdays
+                    ],
+                    by=None,
+                )
+                for order, space in enumerate(spec.spaces, start=1):
+                    site_actions.create_space(
+                        site=site,
+                        name=space.name,
+                        kind=space.kind,
+                        seats=space.seats,
+                        clear_down_minutes=space.clear_down_minutes,
+                        accessible=space.accessible,
+                        sort_order=order,
+                        by=None,
+                    )
+        return network, True
+
+    def _accounts(self, network: Network) -> None:
+        """One account per role across the demo network, with the demo password."""
+        with transaction.atomic():
+            for account in DEMO_ACCOUNTS:
+                user = User.objects.filter(username=account.username).first()
+                if user is None:
+                    site_actions.create_staff_user(
+                        username=account.username,
+                        display_name=account.display_name,
+                        password=DEMO_PASSWORD,
+                        memberships=[(account.role, None)],
+                        network=network,
+                        by=None,
+                    )
+                    continue
+                site_actions.set_network_roles(
+                    user=user, network=network, roles=[account.role], by=None
+                )
+                if not user.check_password(DEMO_PASSWORD):
+                    site_actions.set_staff_password(user=user, password=DEMO_PASSWORD, by=None)
+                if not user.is_active:
+                    site_actions.reactivate_staff_user(user=user, by=None)
+
+    def _box(self) -> str:
+        labels = {a.username: str(a.role.label) for a in DEMO_ACCOUNTS}
+        role_width = max(len(label) for label in labels.values()) + 2
+        user_width = max(len(a.username) for a in DEMO_ACCOUNTS) + 2
+        rows = [
+            f"saferoom demo: open {DEMO_URL}",
+            "",
+            f"{'Role':<{role_width}}{'Username':<{user_width}}Password",
+            *(
+                f"{labels[a.username]:<{role_width}}{a.username:<{user_width}}{DEMO_PASSWORD}"
+                for a in DEMO_ACCOUNTS
+            ),
+            "",
+            "Demo accounts only: never use them on a real service.",
+        ]
+        width = max(len(r) for r in rows) + 2
+        lines = ["┌" + "─" * width + "┐"]
+        lines += [f"│ {row:<{width - 2}} │" for row in rows]
+        lines.append("└" + "─" * width + "┘")
+        return "\n".join(lines)
