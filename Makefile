@@ -35,11 +35,11 @@ serve: install
 test: install lint typecheck migrations-check test-sqlite test-postgres
 
 lint: install
-	$(BIN)/ruff check saferoom tests
-	$(BIN)/ruff format --check saferoom tests
+	$(BIN)/ruff check saferoom tests bench
+	$(BIN)/ruff format --check saferoom tests bench
 
 typecheck: install
-	$(BIN)/mypy saferoom tests
+	$(BIN)/mypy saferoom tests bench
 
 migrations-check: install
 	$(BIN)/saferoom makemigrations --check --dry-run
