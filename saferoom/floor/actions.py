@@ -74,6 +74,18 @@ def _ended(visit: Visit) -> str:
     return _("%(who)s was already checked out at %(time)s.") % params
 
 
+def open_visit_of(*, site: Site, client: Client) -> Visit | None:
+    """The client's visit still open at this site, if any (there is at most one)."""
+    # No ORDER BY: with one, SQLite scanned the site's whole history through the arrival
+    # index (9 ms a check-in at 45,000 visits).
+    found = (
+        Visit.objects.select_related("client", "site")
+        .filter(site=site, client=client, state__in=Visit.OPEN_STATES)
+        .order_by()[:1]
+    )
+    return next(iter(found), None)
+
+
 def next_opening(site: Site, at: datetime) -> datetime | None:
     """When the site next opens after ``at`` (local time), if it has opening hours."""
     local = site.local(at)
@@ -222,11 +234,7 @@ def check_in(
             # Serialise check-ins of one client (PostgreSQL row lock; SQLite already serialises
             # writers), so two desks cannot both pass the check below.
             list(Client.objects.select_for_update().filter(pk=client.pk).values_list("pk"))
-            open_visit = (
-                Visit.objects.select_related("client", "site")
-                .filter(site=site, client=client, state__in=Visit.OPEN_STATES)
-                .first()
-            )
+            open_visit = open_visit_of(site=site, client=client)
             if open_visit is not None:
                 raise ActionRefused(already_here(open_visit), code="already_here")
 

@@ -207,13 +207,7 @@ def _checkin(request: HttpRequest, site: Site, client: Client | None) -> HttpRes
     now = timezone.now()
     questions = eligibility_questions(site=site, client=client, at=now)
     standing = standing_problems(site=site, client=client, at=now)
-    already = (
-        Visit.objects.select_related("client", "site")
-        .filter(site=site, client=client, state__in=Visit.OPEN_STATES)
-        .first()
-        if client is not None
-        else None
-    )
+    already = actions.open_visit_of(site=site, client=client) if client is not None else None
     form = CheckInForm(
         request.POST if request.method == "POST" else None,
         site=site,

@@ -41,11 +41,19 @@ FORBIDDEN_EVERYWHERE = [
 
 
 def _dump() -> str:
-    """The whole SQLite database as SQL text, with random tokens that could contain the two
-    letters QZ by chance (password salts, signed session blobs) replaced by what they hold."""
-    assert connection.vendor == "sqlite"
+    """The whole database as text (SQLite's own dump; on PostgreSQL every row of every table),
+    with random tokens that could contain the two letters QZ by chance (password salts, signed
+    session blobs) replaced by what they hold."""
     connection.ensure_connection()
-    text = "\n".join(connection.connection.iterdump())
+    if connection.vendor == "sqlite":
+        text = "\n".join(connection.connection.iterdump())
+    else:
+        lines: list[str] = []
+        with connection.cursor() as cursor:
+            for table in connection.introspection.table_names(cursor):
+                cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608
+                lines.extend("\t".join(map(str, row)) for row in cursor.fetchall())
+        text = "\n".join(lines)
     for user in User.objects.all():
         text = text.replace(user.password, "<password hash>")
     for session in Session.objects.all():

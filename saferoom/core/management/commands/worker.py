@@ -11,7 +11,7 @@ from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from saferoom.core import jobs
@@ -43,12 +43,18 @@ class Command(BaseCommand):
         self.stopping = True
 
     def run_pass(self) -> None:
-        # A long-running process must not keep a connection the database has dropped.
-        close_old_connections()
+        # A long-running process must not keep a connection the database has dropped (but
+        # inside a caller's transaction, e.g. a test, the connection is not ours to close).
+        self._close_old_connections()
         now = timezone.now()
         for result in jobs.run_pass(now):
             self.stdout.write(f"{now:%Y-%m-%dT%H:%M:%SZ} {result.line()}")
-        close_old_connections()
+        self._close_old_connections()
+
+    @staticmethod
+    def _close_old_connections() -> None:
+        if not connection.in_atomic_block:
+            close_old_connections()
 
     def handle(self, *args: Any, **options: Any) -> None:
         interval: int = options["interval"]
