@@ -9,7 +9,7 @@ PORT ?= 8000
 # Development and test runs use generated secrets in var/; production sets its own.
 export SAFEROOM_DEBUG ?= 1
 
-.PHONY: install demo serve test lint typecheck migrations-check test-sqlite test-postgres bench clean
+.PHONY: install demo demo-reset serve test lint typecheck migrations-check test-sqlite test-postgres bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,12 @@ install: $(STAMP)
 ## demo: set everything up (venv, database, demo network, one account per role) and serve.
 demo: install
 	$(BIN)/saferoom migrate --noinput
-	$(BIN)/saferoom demo
+	$(BIN)/saferoom demo --history=background
 	$(BIN)/saferoom runserver $(HOST):$(PORT)
+
+## demo-reset: throw the demo database away (history, accounts) to start again.
+demo-reset:
+	rm -f var/saferoom.sqlite3 var/saferoom.sqlite3-wal var/saferoom.sqlite3-shm var/demo-history.*
 
 serve: install
 	$(BIN)/saferoom runserver $(HOST):$(PORT)

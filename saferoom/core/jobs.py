@@ -117,7 +117,21 @@ def close_visits_after_closing(now: datetime) -> JobResult:
     return JobResult(CLOSE_OPEN_VISITS, closed, f"open visits closed after {periods} closing(s)")
 
 
+def escalate_overdue_checks(now: datetime) -> JobResult:
+    """Pass every check-on missed for the site's escalation time to its shift lead. Each
+    (session, due time) escalates once: the Escalation's unique constraint is the claim."""
+    from saferoom.floor import board
+    from saferoom.sites.models import Site
+
+    escalated = sum(
+        board.escalate_overdue_checks(site=site, at=now)
+        for site in Site.objects.filter(active=True)
+    )
+    return JobResult("escalate_overdue_checks", escalated, "missed checks escalated")
+
+
 JOBS: tuple[Callable[[datetime], JobResult], ...] = (
+    escalate_overdue_checks,
     purge_idempotency_keys,
     clear_expired_sessions,
     close_visits_after_closing,

@@ -268,6 +268,9 @@ class _Person:
     attrs: SchemeAttributes
 
 
+EVENTS_PER_TRANSACTION = 20
+
+
 class SiteRun:
     """The stream of one site, applied day by day through the actions."""
 
@@ -282,7 +285,9 @@ class SiteRun:
         desk: User,
         manager: User,
         summary: Summary,
+        pause: float = 0.0,
     ) -> None:
+        self.pause = pause
         self.site = site
         self.network = site.network
         self.desk = desk
@@ -302,9 +307,16 @@ class SiteRun:
     def next_day(self) -> int:
         """Apply the next day in one transaction; returns the number of arrivals."""
         day = next(self.stream)
-        with transaction.atomic():
-            for event in day.events:
-                self.apply(event)
+        # Commit every few events, not once a day: the demo makes its history while the server
+        # is already serving, and a long write transaction would keep every login waiting.
+        for first in range(0, len(day.events), EVENTS_PER_TRANSACTION):
+            with transaction.atomic():
+                for event in day.events[first : first + EVENTS_PER_TRANSACTION]:
+                    self.apply(event)
+            if self.pause:
+                # SQLite hands the write lock straight back to a writer that asks at once;
+                # a short pause lets a waiting request (a login, a check-in) have its turn.
+                time.sleep(self.pause)
         return sum(1 for e in day.events if isinstance(e, engine.Arrival))
 
     def apply(self, event: engine.StreamEvent) -> None:
@@ -535,6 +547,7 @@ def run(
     profile: Profile | None = None,
     profile_for: Callable[[Site], Profile] | None = None,
     progress: Progress | None = None,
+    pause: float = 0.0,
 ) -> Summary:
     """Simulate ``days`` local days from ``start`` at each site, day by day across the sites.
     Each site uses ``profile``, else ``profile_for(site)``, else its default profile."""
@@ -560,6 +573,7 @@ def run(
                 desk=desk,
                 manager=manager,
                 summary=summary,
+                pause=pause,
             )
         )
     started = time.monotonic()

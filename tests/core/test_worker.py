@@ -178,3 +178,22 @@ def test_sigterm_lets_the_pass_finish_and_stops_the_worker(monkeypatch):
 def test_the_interval_must_be_positive():
     with pytest.raises(CommandError, match="at least 1 second"):
         worker("--interval", "0")
+
+
+def test_a_check_missed_past_the_escalation_time_goes_to_the_shift_lead_once(site_a, desk, nurse):
+    from saferoom.floor import board
+    from saferoom.floor.models import Escalation
+
+    visit = anonymous_visit(site_a, desk, EVENING)
+    booth = site_a.spaces.get(name="Booth 1")
+    session = board.assign_space(visit=visit, space=booth, by=nurse, at=EVENING)
+    board.set_shift_lead(site=site_a, user=nurse, by=nurse, at=EVENING)
+    due = session.next_check_due_at
+    just_before = due + dt.timedelta(minutes=site_a.check_escalate_minutes, seconds=-1)
+    with time_machine.travel(just_before, tick=False):
+        assert "escalate_overdue_checks: 0" in worker("--once")
+    with time_machine.travel(due + dt.timedelta(minutes=site_a.check_escalate_minutes), tick=False):
+        assert "escalate_overdue_checks: 1 missed checks escalated" in worker("--once")
+        worker("--once")
+    escalation = Escalation.objects.get()
+    assert (escalation.session, escalation.due_at, escalation.to_user) == (session, due, nurse)

@@ -26,8 +26,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def debug(settings):
+def debug(settings, tmp_path):
     settings.DEBUG = True
+    settings.VAR_DIR = tmp_path  # the history log and marker stay out of the real var/
 
 
 def run(*args: str) -> tuple[str, str]:
@@ -177,3 +178,24 @@ def test_demo_repairs_a_changed_demo_account(debug):
     desk.refresh_from_db()
     assert desk.is_active
     assert desk.check_password(DEMO_PASSWORD)
+
+
+def test_demo_can_make_its_history_in_the_background_so_the_server_starts_at_once(
+    debug, monkeypatch, tmp_path
+):
+    started = []
+
+    class FakePopen:
+        def __init__(self, args, **kwargs):
+            started.append(args)
+
+    monkeypatch.setattr("saferoom.simulation.management.commands.demo.subprocess.Popen", FakePopen)
+    out, _err = run("demo", "--days", "365", "--history", "background")
+    assert len(started) == 1
+    assert started[0][-6:] == ["demo", "--days", "365", "--quiet", "--pause", "0.02"]
+    assert "in the background" in out
+    assert not Visit.objects.exists()
+    # Run again before the history has begun: it says so instead of starting a second one.
+    out, _err = run("demo", "--days", "365", "--history", "background")
+    assert len(started) == 1
+    assert "still being made" in out

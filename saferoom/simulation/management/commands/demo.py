@@ -7,11 +7,15 @@ because it creates accounts with a password printed in the README.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from argparse import ArgumentParser
 from dataclasses import dataclass
 from datetime import time, timedelta
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -27,6 +31,17 @@ from saferoom.sites.defaults import seed_catalogue
 from saferoom.sites.models import Network, Site
 
 DEMO_NETWORK = "Demo network"
+
+
+def history_log() -> Path:
+    return Path(settings.VAR_DIR) / "demo-history.log"
+
+
+def history_done() -> Path:
+    """Written when the history is complete, so a rerun can tell complete from interrupted."""
+    return Path(settings.VAR_DIR) / "demo-history.done"
+
+
 # Printed in the README and on screen; the demo refuses to run unless DEBUG is on.
 DEMO_PASSWORD = "saferoom-demo"  # noqa: S105
 DEMO_SEED = 2025
@@ -144,6 +159,22 @@ class Command(BaseCommand):
             "--days", type=int, default=365, help="days of history for a new demo (365)"
         )
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
+        parser.add_argument(
+            "--pause",
+            type=float,
+            default=0.0,
+            help="seconds to pause between write transactions, so a server using the same "
+            "SQLite database stays responsive (the background history uses 0.02)",
+        )
+        parser.add_argument(
+            "--history",
+            choices=["now", "background"],
+            default="now",
+            help=(
+                "make the history now (default), or in a background process so the server can "
+                "start at once (make demo); its progress goes to var/demo-history.log"
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         refuse_without_debug("demo")
@@ -158,7 +189,17 @@ class Command(BaseCommand):
         self._accounts(network)
 
         sites = list(network.sites.order_by("name"))
-        if days and not Visit.objects.filter(site__in=sites).exists():
+        history_needed = days and not Visit.objects.filter(site__in=sites).exists()
+        in_progress = history_log().exists() and not history_done().exists()
+        if history_needed and options["history"] == "background":
+            if in_progress:
+                self.stdout.write(
+                    f"The demo history is still being made (or was interrupted): see "
+                    f"{history_log()}. To start again from nothing: make demo-reset."
+                )
+            else:
+                self._history_in_background(days)
+        elif history_needed:
             profiles = {d.slug: get_profile(d.profile) for d in DEMO_SITES}
 
             def profile_for(site: Site) -> Profile:
@@ -173,15 +214,51 @@ class Command(BaseCommand):
                 start=start,
                 seed=DEMO_SEED,
                 profile_for=profile_for,
+                pause=options["pause"],
                 progress=runner.Progress(
                     days, stream=runner.raw_stream(self.stderr), enabled=not options["quiet"]
                 ),
             )
             for line in summary.lines():
                 self.stdout.write(line)
-        else:
+            history_done().parent.mkdir(parents=True, exist_ok=True)
+            history_done().write_text(timezone.now().isoformat(), encoding="utf-8")
+        elif history_done().exists() or not days:
             self.stdout.write("The demo history is already there: not simulating again.")
+        else:
+            self.stdout.write(
+                f"The demo history is still being made (or was interrupted): see {history_log()}. "
+                "To start again from nothing: make demo-reset."
+            )
         self.stdout.write(self._box())
+
+    def _history_in_background(self, days: int) -> None:
+        """A year of history takes about ten minutes (every visit goes through the same
+        actions as the desk); serve meanwhile and let the pages fill in as it is made."""
+        log_path = history_log()
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("w", encoding="utf-8") as log:
+            subprocess.Popen(  # noqa: S603 - our own command, fixed arguments
+                [
+                    sys.executable,
+                    "-m",
+                    "saferoom.cli",
+                    "demo",
+                    "--days",
+                    str(days),
+                    "--quiet",
+                    "--pause",
+                    "0.02",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.stdout.write(
+            f"Making {days} days of demo history in the background (about ten minutes); "
+            f"progress in {log_path}. The pages fill in as it goes."
+        )
 
     def _network(self) -> tuple[Network, bool]:
         existing = Network.objects.filter(name=DEMO_NETWORK).first()
