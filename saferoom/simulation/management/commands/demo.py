@@ -246,7 +246,6 @@ class Command(BaseCommand):
                     "demo",
                     "--days",
                     str(days),
-                    "--quiet",
                     "--pause",
                     "0.02",
                 ],
