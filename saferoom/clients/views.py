@@ -68,9 +68,8 @@ def _render(
     context: dict[str, Any],
     status: int = 200,
 ) -> HttpResponse:
-    # Times on these pages are the site's local times, whatever the server's zone.
-    with timezone.override(site.tz):
-        return render(request, template, {"site": site, **context}, status=status)
+    # site_view has already switched to the site's time zone.
+    return render(request, template, {"site": site, **context}, status=status)
 
 
 def _audit_view(request: HttpRequest, site: Site, client: Client, page: str) -> None:

@@ -44,9 +44,8 @@ def _render(
     context: dict[str, Any],
     status: int = 200,
 ) -> HttpResponse:
-    """Render in the site's time zone, so every time shown is the site's wall clock."""
-    with timezone.override(site.tz):
-        return render(request, template, context, status=status)
+    # site_view has already switched to the site's time zone.
+    return render(request, template, context, status=status)
 
 
 def _bad_input_status(request: HttpRequest) -> int:

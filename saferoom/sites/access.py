@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
+from django.utils import timezone
 
 from saferoom.core.models import User
 from saferoom.core.roles import Role
@@ -71,7 +72,9 @@ def site_view(*allowed: Role) -> Callable[[V], V]:
             site_obj, role = access_site(request.user, site, *allowed)  # type: ignore[arg-type]
             request.current_site = site_obj  # type: ignore[attr-defined]
             request.current_role = role  # type: ignore[attr-defined]
-            return view(request, site_obj, *args, **kwargs)
+            # Every time a site page shows is the site's wall clock, whatever the server's zone.
+            with timezone.override(site_obj.tz):
+                return view(request, site_obj, *args, **kwargs)
 
         wrapped.saferoom_roles = allowed_set  # type: ignore[attr-defined]
         return wrapped  # type: ignore[return-value]
