@@ -60,8 +60,10 @@ def test_an_occupied_tile_shows_who_what_how_long_and_the_next_check(
     assert f'data-check-overdue="{overdue.isoformat()}"' in booth
     assert ">14:05</time>" in booth
     assert "due in 3:30" in booth
-    for control in ("Check done", "Needed rousing", "Concern", "End session", "Emergency"):
-        assert f">{control}</button>" in booth
+    # Each tile's buttons name their space for screen readers ("Check done, Booth 2").
+    for control in ("Check done", "Needed rousing", "Concern", "End session"):
+        assert f'>{control}<span class="visually-hidden">, Booth 2</span></button>' in booth
+    assert ">Emergency</button>" in booth
 
 
 def test_a_tile_is_amber_when_the_check_is_due_and_red_when_overdue_on_first_paint(
@@ -96,7 +98,9 @@ def test_a_seat_in_clear_down_counts_down_and_can_be_freed_early(
     assert ">Ventilating</p>" in airing
     assert "data-until=" in airing
     assert "data-clear-until=" in airing
-    assert "Cleaned — free it now</button>" in cleaning
+    assert (
+        'Cleaned — free it now<span class="visually-hidden">, Booth 1</span></button>' in cleaning
+    )
 
 
 def test_a_space_out_of_service_is_greyed_with_its_reason(as_nurse, site_a):
@@ -213,7 +217,7 @@ def test_the_front_desk_sees_the_board_without_any_action_buttons(
     assert '<form method="post" action="/sites/riverside/floor/' not in page
     assert 'class="assign-pick"' not in page
     for control in ("Check done", "End session", "Emergency", "Assign", "Check out"):
-        assert f">{control}</button>" not in page
+        assert f">{control}<" not in page
     assert "nina.nurse" in page  # the shift lead, named
 
 
