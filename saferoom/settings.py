@@ -110,6 +110,11 @@ INSTALLED_APPS = [
     "saferoom.sites",
     "saferoom.clients",
     "saferoom.floor",
+    "saferoom.incidents",
+    "saferoom.care.supplies",
+    "saferoom.care.referrals",
+    "saferoom.care.checking",
+    "saferoom.evaluation",
     "saferoom.simulation",
 ]
 

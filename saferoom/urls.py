@@ -14,6 +14,11 @@ urlpatterns = [
     path("sites/<slug:site>/clients/", include("saferoom.clients.urls")),
     path("sites/<slug:site>/desk/", include("saferoom.floor.urls")),
     path("sites/<slug:site>/floor/", include("saferoom.floor.urls_board")),
+    path("sites/<slug:site>/incidents/", include("saferoom.incidents.urls")),
+    path("sites/<slug:site>/care/", include("saferoom.care.supplies.urls")),
+    path("sites/<slug:site>/referrals/", include("saferoom.care.referrals.urls")),
+    path("sites/<slug:site>/drug-checking/", include("saferoom.care.checking.urls")),
+    path("sites/<slug:site>/evaluation/", include("saferoom.evaluation.urls")),
 ]
 
 handler400 = "saferoom.core.views.bad_request"

@@ -233,7 +233,7 @@ def build_samples(*, network: Any, site_a: Any, site_b: Any, desk: Any) -> dict[
     site_item = CatalogueItem.objects.create(
         network=network, site=site_a, kind="substance", code="nitazene", label="Nitazene"
     )
-    return {
+    built = {
         "site_a": site_a.slug,
         "site_b": site_b.slug,
         "client": regular.pk,
@@ -249,3 +249,17 @@ def build_samples(*, network: Any, site_a: Any, site_b: Any, desk: Any) -> dict[
         "opening_hours": site_a.opening_hours.all()[0].pk,
         "session": session.pk,
     }
+    for area in AREAS:
+        built.update(
+            area.samples(network=network, site_a=site_a, site_b=site_b, desk=desk, built=built)
+        )
+    return built
+
+
+# Each area keeps its rows and samples in its own module (tests/access_rows/), imported last
+# because those modules use the helpers above.
+from tests.access_rows import checking, evaluation, incidents, referrals, supplies  # noqa: E402
+
+AREAS = (incidents, supplies, referrals, checking, evaluation)
+for _area in AREAS:
+    ACCESS_TABLE.update(_area.ROWS)

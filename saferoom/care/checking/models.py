@@ -1,0 +1,1 @@
+"""Drug checks and drug alerts across a network."""

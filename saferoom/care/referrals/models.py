@@ -1,0 +1,1 @@
+"""Referrals to other services, their follow-ups, and the consented identity record."""

@@ -1,0 +1,6 @@
+"""Referral pages of a site."""
+
+from django.urls import path  # noqa: F401
+
+app_name = "referrals"
+urlpatterns: list = []

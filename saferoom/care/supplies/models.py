@@ -1,0 +1,1 @@
+"""Supplies given out and stock held per site; services given on site."""

@@ -1,0 +1,6 @@
+"""Evaluation and capacity-planning pages of a site."""
+
+from django.urls import path  # noqa: F401
+
+app_name = "evaluation"
+urlpatterns: list = []

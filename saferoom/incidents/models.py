@@ -1,0 +1,1 @@
+"""Incidents (overdoses, medical and non-medical events) and their timed interventions."""
