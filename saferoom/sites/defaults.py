@@ -22,6 +22,11 @@ DEFAULT_CATALOGUE: list[tuple[str, str, str, str]] = [
     ("supply", "injecting_kit", N_("Injecting kit"), "injecting"),
     ("supply", "syringe_1ml", N_("Syringe and needle, 1 ml"), "injecting"),
     ("supply", "syringe_2ml", N_("Syringe, 2 ml"), "injecting"),
+    ("supply", "syringe_5ml", N_("Syringe, 5 ml"), "injecting"),
+    # Needles by gauge, in the colours on the packet (UK needle and syringe programmes).
+    ("supply", "needle_25g", N_("Needle, orange 25G"), "injecting"),
+    ("supply", "needle_23g", N_("Needle, blue 23G"), "injecting"),
+    ("supply", "needle_21g", N_("Needle, green 21G"), "injecting"),
     ("supply", "filter", N_("Filter"), "injecting"),
     ("supply", "cooker", N_("Cooker"), "injecting"),
     ("supply", "water", N_("Sterile water"), "injecting"),
