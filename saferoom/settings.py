@@ -89,6 +89,38 @@ SECRET_KEY = _secret("SAFEROOM_SECRET_KEY", min_length=50)
 # It is never stored in the database, so a database dump cannot be matched against guesses.
 LINKAGE_KEY = _secret("SAFEROOM_LINKAGE_KEY", min_length=32)
 
+
+def _field_keys() -> list[str]:
+    """Fernet keys for fields encrypted at rest (identity records, follow-up notes), newest
+    first: the newest encrypts, every key decrypts, ``saferoom rotate_identity_keys``
+    re-encrypts with the newest. In development, one key generated once into var/."""
+    from cryptography.fernet import Fernet
+
+    name = "SAFEROOM_FIELD_KEYS"
+    value = env_str(name)
+    if not value and (DEBUG or TESTING):
+        path = VAR_DIR / "secrets" / name.lower()
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(Fernet.generate_key().decode(), encoding="utf-8")
+            path.chmod(0o600)
+        value = path.read_text(encoding="utf-8").strip()
+    keys = [part.strip() for part in value.split(",") if part.strip()]
+    if not keys:
+        raise ImproperlyConfigured(
+            f"{name} is not set. Set it (or {name}_FILE) to one or more Fernet keys, newest "
+            "first, separated by commas (make one with: saferoom generate_field_key)."
+        )
+    for key in keys:
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} holds a value that is not a Fernet key.") from None
+    return keys
+
+
+FIELD_KEYS = _field_keys()
+
 ALLOWED_HOSTS = env_list(
     "SAFEROOM_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG or TESTING else []
 )

@@ -1,0 +1,1 @@
+"""Referrals, follow-ups and the consented identity record."""
