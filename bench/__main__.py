@@ -12,6 +12,7 @@ middleware, the view, the database); they exclude the network and HTTP parsing."
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import secrets
 import sys
@@ -53,6 +54,8 @@ def _environment(folder: Path, postgres: str | None) -> None:
     (folder / "static").mkdir()  # STATIC_ROOT: nothing is collected, but it must exist
     os.environ["SAFEROOM_SECRET_KEY"] = secrets.token_urlsafe(50)
     os.environ["SAFEROOM_LINKAGE_KEY"] = secrets.token_urlsafe(32)
+    # A throwaway Fernet key for fields encrypted at rest (32 random bytes, url-safe base64).
+    os.environ["SAFEROOM_FIELD_KEYS"] = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
     os.environ["SAFEROOM_ALLOWED_HOSTS"] = "127.0.0.1,localhost,testserver"
     os.environ["SAFEROOM_SSL_REDIRECT"] = "0"
     os.environ.pop("SAFEROOM_TESTING", None)

@@ -253,4 +253,88 @@ def queue_poll(run: Run) -> list[Row]:
     ]
 
 
-BENCHMARKS: list[Benchmark] = [board_poll, board_page_queries, queue_poll]
+# --- Capacity planning (issue 6) ----------------------------------------------------------------
+
+CAPACITY_YEAR_TARGET_MS = 10_000.0
+
+
+def capacity_year_500_a_day(run: Run) -> list[Row]:
+    """A year's capacity simulation of a 500-visits-a-day site (the ``busy-urban-500`` profile,
+    about 182,500 arrivals), three runs; pure Python + NumPy, so no server or database."""
+    import time
+
+    from saferoom.evaluation.capacity import PlanInput, load_profile, simulate
+
+    measure = "Capacity simulation, a year at 500 visits a day"
+    plan = PlanInput(
+        profile=load_profile("busy-urban-500"),
+        booths=12,
+        inhalation_rooms=4,
+        seats_per_room=2,
+        days=365,
+    )
+    ns: list[int] = []
+    for seed in (1, 2, 3):
+        started = time.perf_counter_ns()
+        result = simulate(plan.replace(seed=seed))
+        ns.append(time.perf_counter_ns() - started)
+    t = Timings(ns)
+    return [
+        Row(
+            measure,
+            samples=len(ns),
+            p50=t.p50,
+            p95=t.p95,
+            p99=t.p99,
+            target=f"p95 < {CAPACITY_YEAR_TARGET_MS:g} ms",
+            result="PASS" if t.p95 < CAPACITY_YEAR_TARGET_MS else "FAIL",
+            note=f"{result.arrivals:,} arrivals simulated",
+        )
+    ]
+
+
+# --- Evaluation: probabilistic sensitivity analysis (issue 6) ----------------------------------
+
+PSA_TARGET_MS = 1_000.0
+PSA_DRAWS = 100_000
+
+
+def psa_full_model(run: Run) -> list[Row]:
+    """A 100,000-draw PSA of the full model (the Irwin 2017 preset: every module, 39 inputs
+    drawn, summaries, histogram and tornado), five runs with different seeds; pure Python +
+    NumPy, so no server or database."""
+    import time
+
+    from saferoom.evaluation.parameters import load_preset, with_overrides
+    from saferoom.evaluation.psa import run_psa
+
+    preset = with_overrides(load_preset("irwin-2017-baltimore"), {"emergency.ed_cost": 1000.0})
+    run_psa(preset, draws=1_000, seed=0)  # warm-up: imports and first allocations
+    ns: list[int] = []
+    for seed in (1, 2, 3, 4, 5):
+        started = time.perf_counter_ns()
+        result = run_psa(preset, draws=PSA_DRAWS, seed=seed)
+        ns.append(time.perf_counter_ns() - started)
+    t = Timings(ns)
+    return [
+        Row(
+            f"PSA, full model, {PSA_DRAWS:,} draws",
+            samples=len(ns),
+            p50=t.p50,
+            p95=t.p95,
+            p99=t.p99,
+            target=f"p95 < {PSA_TARGET_MS:g} ms",
+            result="PASS" if t.p95 < PSA_TARGET_MS else "FAIL",
+            note=f"{len(result.varied)} inputs drawn; P(net benefit > 0) = "
+            f"{result.probability_net_benefit_positive:.1%}",
+        )
+    ]
+
+
+BENCHMARKS: list[Benchmark] = [
+    board_poll,
+    board_page_queries,
+    queue_poll,
+    capacity_year_500_a_day,
+    psa_full_model,
+]

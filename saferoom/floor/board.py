@@ -10,6 +10,7 @@ on the board has changed."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -185,6 +186,32 @@ def _fits(route: str) -> str:
     if route == Route.SMOKE:
         return _("an inhalation room or a flexible space")
     return _("an injection booth or a flexible space")
+
+
+# Idempotency ----------------------------------------------------------------------------------
+#
+# Every board form carries a key made when the board was rendered: the same form sent twice (a
+# double tap without JavaScript, a retry after a blip) does the thing once, and the second answer
+# is the first one's. Internal callers (the simulation, the worker, tests) pass no key.
+
+
+def _key(value: Any) -> uuid.UUID | None:
+    return None if value is None else parse_key(value)
+
+
+def _replayed(
+    key: uuid.UUID | None, *, by: User, action: str, details: dict[str, Any]
+) -> int | None:
+    if key is None:
+        return None
+    return replayed(key=key, by=by, action=action, details=details)
+
+
+def _remember(
+    key: uuid.UUID | None, *, by: User, action: str, details: dict[str, Any], obj: Any
+) -> None:
+    if key is not None:
+        remember(key=key, by=by, action=action, details=details, obj=obj)
 
 
 # Version --------------------------------------------------------------------------------------
@@ -447,14 +474,26 @@ def _clear_down_refusal(space: Space, seat: int, until: datetime) -> ActionRefus
 
 
 def assign_space(
-    *, visit: Visit, space: Space, seat: int = 1, by: User, at: datetime | None = None
+    *,
+    visit: Visit,
+    space: Space,
+    seat: int = 1,
+    by: User,
+    at: datetime | None = None,
+    idempotency_key: Any = None,
 ) -> ConsumptionSession:
     """Start a waiting visit's session in one seat. Exactly one of two devices assigning the
     same seat at once succeeds: SQLite serialises writers (IMMEDIATE transactions); PostgreSQL
     serialises them on the space's row lock, and should anything slip past the checks, the
-    partial unique index on open sessions per seat refuses the second insert in the same words."""
+    partial unique index on open sessions per seat refuses the second insert in the same words.
+    The same form sent twice returns the session the first one started."""
     at = at or timezone.now()
+    key = _key(idempotency_key)
+    details = {"visit": visit.pk, "space": space.pk, "seat": seat}
     with transaction.atomic():
+        existing = _replayed(key, by=by, action="session.assign", details=details)
+        if existing is not None:
+            return ConsumptionSession.objects.get(pk=existing)
         current = Visit.objects.select_related("client", "site").get(pk=visit.pk)
         place = _locked_space(space.pk)
         site = place.site
@@ -539,8 +578,61 @@ def assign_space(
             at=at,
             detail={"space": place.pk, "seat": seat, "route": route, "visit": current.pk},
         )
+        _remember(key, by=by, action="session.assign", details=details, obj=session)
         bump_board(site)
     return session
+
+
+def assign_next_free(
+    *,
+    visit: Visit,
+    by: User,
+    at: datetime | None = None,
+    prefer_accessible: bool = False,
+    idempotency_key: Any = None,
+) -> ConsumptionSession:
+    """Put a waiting visit in the first free seat that fits how they use (see
+    :func:`next_free_seat`). A seat taken by another device between looking and assigning is
+    skipped: nothing was written, so looking again is safe. The same form sent twice returns
+    the session the first one started."""
+    at = at or timezone.now()
+    key = _key(idempotency_key)
+    details = {"visit": visit.pk, "prefer_accessible": prefer_accessible}
+    with transaction.atomic():
+        existing = _replayed(key, by=by, action="session.assign_next_free", details=details)
+        if existing is not None:
+            return ConsumptionSession.objects.get(pk=existing)
+        for _attempt in range(3):
+            found = next_free_seat(visit=visit, at=at, prefer_accessible=prefer_accessible)
+            if found is None:
+                current = Visit.objects.select_related("client", "site").get(pk=visit.pk)
+                if current.state != Visit.State.WAITING:
+                    raise _not_waiting(current)
+                raise ActionRefused(
+                    _(
+                        "No free space fits %(who)s (%(route)s) right now. They stay in the "
+                        "queue: assign them when a space is free."
+                    )
+                    % {
+                        "who": who(current),
+                        "route": current.get_planned_route_display() or _("no route given"),
+                    },
+                    code="none_free",
+                )
+            space, seat = found
+            try:
+                # A savepoint: a refused attempt leaves nothing behind before the next look.
+                session = assign_space(visit=visit, space=space, seat=seat, by=by, at=at)
+            except ActionRefused as refusal:
+                if refusal.code in ("seat_taken", "clear_down"):
+                    continue
+                raise
+            _remember(key, by=by, action="session.assign_next_free", details=details, obj=session)
+            return session
+        raise ActionRefused(
+            _("Spaces were taken while you tapped. The board has been refreshed: try again."),
+            code="seat_taken",
+        )
 
 
 def next_free_seat(
@@ -592,9 +684,9 @@ def _locked_space(pk: int) -> Space:
 
 
 def _fresh_session(session: ConsumptionSession) -> ConsumptionSession:
-    return ConsumptionSession.objects.select_related(
-        "visit__client", "visit__site", "space", "site"
-    ).get(pk=session.pk)
+    """The session re-read inside the action's transaction. The visit and its client are
+    loaded only when a refusal names them: a check, the commonest write, does not need them."""
+    return ConsumptionSession.objects.select_related("space", "site").get(pk=session.pk)
 
 
 def _ended_refusal(session: ConsumptionSession, *, code: str) -> ActionRefused:
@@ -617,12 +709,23 @@ def _ended_refusal(session: ConsumptionSession, *, code: str) -> ActionRefused:
 
 
 def record_check(
-    *, session: ConsumptionSession, by: User, outcome: str = "ok", at: datetime | None = None
+    *,
+    session: ConsumptionSession,
+    by: User,
+    outcome: str = "ok",
+    at: datetime | None = None,
+    idempotency_key: Any = None,
 ) -> SessionCheck:
     """One check on someone in a space: who, when, what they saw. The next check falls due one
-    interval later, and any escalation of this session is acknowledged by the check."""
+    interval later, and any escalation of this session is acknowledged by the check. The same
+    form sent twice records one check and returns it."""
     at = at or timezone.now()
+    key = _key(idempotency_key)
+    details = {"session": session.pk, "outcome": outcome}
     with transaction.atomic():
+        existing = _replayed(key, by=by, action="session.check", details=details)
+        if existing is not None:
+            return SessionCheck.objects.get(pk=existing)
         current = _fresh_session(session)
         if current.ended_at is not None:
             raise _ended_refusal(current, code="session_ended")
@@ -658,6 +761,7 @@ def record_check(
                 "escalations_acknowledged": acknowledged,
             },
         )
+        _remember(key, by=by, action="session.check", details=details, obj=check)
         bump_board(current.site)
     return check
 
@@ -707,11 +811,18 @@ def end_session(
     by: User,
     at: datetime | None = None,
     to_aftercare: bool = True,
+    idempotency_key: Any = None,
 ) -> ConsumptionSession:
     """The person leaves the space: the seat goes into clear-down, and the visit moves to
-    after-care (or, with ``to_aftercare=False``, the person has left the site)."""
+    after-care (or, with ``to_aftercare=False``, the person has left the site). The same form
+    sent twice ends the session once and answers both with it."""
     at = at or timezone.now()
+    key = _key(idempotency_key)
+    details = {"session": session.pk, "to_aftercare": to_aftercare}
     with transaction.atomic():
+        existing = _replayed(key, by=by, action="session.end", details=details)
+        if existing is not None:
+            return ConsumptionSession.objects.get(pk=existing)
         _locked_space(session.space_id)
         current = _fresh_session(session)
         if current.ended_at is not None:
@@ -743,6 +854,7 @@ def end_session(
                     action="visit.checked_out", by=by, obj=current.visit, site=current.site, at=at
                 )
         _audit_ended(current, by=by, at=at, to="aftercare" if to_aftercare else "left")
+        _remember(key, by=by, action="session.end", details=details, obj=current)
         bump_board(current.site)
     current.refresh_from_db()
     return current
@@ -766,10 +878,22 @@ def end_sessions_of_visits(
     return ended
 
 
-def finish_clear_down(*, space: Space, seat: int, by: User, at: datetime | None = None) -> None:
-    """Staff mark a seat cleaned (or aired) before its clear-down time is up: it is free now."""
+def finish_clear_down(
+    *,
+    space: Space,
+    seat: int,
+    by: User,
+    at: datetime | None = None,
+    idempotency_key: Any = None,
+) -> None:
+    """Staff mark a seat cleaned (or aired) before its clear-down time is up: it is free now.
+    The same form sent twice frees it once, without a refusal the second time."""
     at = at or timezone.now()
+    key = _key(idempotency_key)
+    details = {"space": space.pk, "seat": seat}
     with transaction.atomic():
+        if _replayed(key, by=by, action="seat.cleaned", details=details) is not None:
+            return
         place = _locked_space(space.pk)
         seat = _check_seat(place, seat)
         if _occupant(place, seat) is not None:
@@ -790,6 +914,7 @@ def finish_clear_down(*, space: Space, seat: int, by: User, at: datetime | None 
         audit.record(
             action="seat.cleaned", by=by, obj=place, site=place.site, at=at, detail={"seat": seat}
         )
+        _remember(key, by=by, action="seat.cleaned", details=details, obj=place)
         bump_board(place.site)
 
 
@@ -797,12 +922,22 @@ def finish_clear_down(*, space: Space, seat: int, by: User, at: datetime | None 
 
 
 def start_emergency(
-    *, session: ConsumptionSession, by: User, at: datetime | None = None
+    *,
+    session: ConsumptionSession,
+    by: User,
+    at: datetime | None = None,
+    idempotency_key: Any = None,
 ) -> ConsumptionSession:
     """Mark an open session as an emergency: the person is treated where they are, and every
-    board shows it. The incident record attaches to the session later."""
+    board shows it. The incident record attaches to the session later. The same form sent
+    twice starts it once and answers both with the session."""
     at = at or timezone.now()
+    key = _key(idempotency_key)
+    details = {"session": session.pk}
     with transaction.atomic():
+        existing = _replayed(key, by=by, action="session.emergency", details=details)
+        if existing is not None:
+            return _fresh_session(ConsumptionSession(pk=existing))
         current = _fresh_session(session)
         if current.ended_at is not None:
             raise _ended_refusal(current, code="session_ended")
@@ -836,6 +971,7 @@ def start_emergency(
             at=at,
             detail={"space": current.space_id, "seat": current.seat},
         )
+        _remember(key, by=by, action="session.emergency", details=details, obj=current)
         bump_board(current.site)
     current.refresh_from_db()
     return current
@@ -901,11 +1037,21 @@ def escalate_overdue_checks(*, site: Site, at: datetime) -> int:
 
 
 def acknowledge_escalation(
-    *, escalation: Escalation, by: User, at: datetime | None = None
+    *,
+    escalation: Escalation,
+    by: User,
+    at: datetime | None = None,
+    idempotency_key: Any = None,
 ) -> Escalation:
-    """The shift lead (or anyone on the floor) has seen the escalation."""
+    """The shift lead (or anyone on the floor) has seen the escalation. The same form sent
+    twice acknowledges it once, without a refusal the second time."""
     at = at or timezone.now()
+    key = _key(idempotency_key)
+    details = {"escalation": escalation.pk}
     with transaction.atomic():
+        existing = _replayed(key, by=by, action="escalation.acknowledge", details=details)
+        if existing is not None:
+            return Escalation.objects.select_related("site").get(pk=existing)
         current = Escalation.objects.select_related("site", "acknowledged_by").get(pk=escalation.pk)
         if current.acknowledged_at is not None:
             raise ActionRefused(
@@ -924,25 +1070,38 @@ def acknowledge_escalation(
                 _("A colleague acknowledged this a moment ago."), code="already_acknowledged"
             )
         audit.record(action="escalation.acknowledged", by=by, obj=current, site=current.site, at=at)
+        _remember(key, by=by, action="escalation.acknowledge", details=details, obj=current)
         bump_board(current.site)
     current.refresh_from_db()
     return current
 
 
-def set_shift_lead(*, site: Site, user: User | None, by: User, at: datetime | None = None) -> None:
+def set_shift_lead(
+    *,
+    site: Site,
+    user: User | None,
+    by: User,
+    at: datetime | None = None,
+    idempotency_key: Any = None,
+) -> None:
     """Name the shift lead escalations go to (None: nobody named, they go to all floor
-    staff). The lead must work on the floor or manage the site."""
+    staff). The lead must work on the floor or manage the site. The same form sent twice
+    names them once (one audit event)."""
     at = at or timezone.now()
-    if user is not None and (not user.is_active or not roles_at(user, site) & FLOOR_LEAD_ROLES):
-        raise ActionRefused(
-            _(
-                "%(who)s does not work on the floor at %(site)s. "
-                "Choose a nurse, a harm-reduction worker or a manager."
-            )
-            % {"who": str(user), "site": site.name},
-            code="not_floor_staff",
-        )
+    key = _key(idempotency_key)
+    details = {"site": site.pk, "user": user.pk if user is not None else None}
     with transaction.atomic():
+        if _replayed(key, by=by, action="shift_lead.set", details=details) is not None:
+            return
+        if user is not None and (not user.is_active or not roles_at(user, site) & FLOOR_LEAD_ROLES):
+            raise ActionRefused(
+                _(
+                    "%(who)s does not work on the floor at %(site)s. "
+                    "Choose a nurse, a harm-reduction worker or a manager."
+                )
+                % {"who": str(user), "site": site.name},
+                code="not_floor_staff",
+            )
         bump_board(site)
         BoardState.objects.filter(site_id=site.pk).update(shift_lead=user)
         audit.record(
@@ -953,6 +1112,8 @@ def set_shift_lead(*, site: Site, user: User | None, by: User, at: datetime | No
             at=at,
             detail={"user": user.get_username() if user is not None else None},
         )
+        state = BoardState.objects.get(site_id=site.pk)
+        _remember(key, by=by, action="shift_lead.set", details=details, obj=state)
 
 
 # Mobile units ---------------------------------------------------------------------------------

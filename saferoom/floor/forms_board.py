@@ -73,6 +73,25 @@ class BoardForm(forms.Form):
         return value
 
 
+OUT_OF_DATE = _("This form is out of date. Reload the page and try again.")
+
+
+def idempotency_key(*, required: bool = True) -> forms.UUIDField:
+    """The key the board made for this form when it rendered it (fresh each render): the same
+    form sent twice does the thing once, and both answers say the same."""
+    return forms.UUIDField(
+        widget=forms.HiddenInput,
+        required=required,
+        error_messages={"required": OUT_OF_DATE, "invalid": OUT_OF_DATE},
+    )
+
+
+class KeyedBoardForm(BoardForm):
+    """A board form that writes something: it carries an idempotency key."""
+
+    idempotency_key = idempotency_key()
+
+
 class SeatTargetMixin(forms.Form):
     """A seat of a space, as ``<space id>-<seat>`` (the no-JavaScript select and the tiles'
     buttons send this), or as separate ``space`` and ``seat`` fields (the API-like form)."""
@@ -106,11 +125,11 @@ class SeatTargetMixin(forms.Form):
         return data
 
 
-class AssignForm(SeatTargetMixin, BoardForm):
+class AssignForm(SeatTargetMixin, KeyedBoardForm):
     visit = object_id()
 
 
-class NextFreeForm(BoardForm):
+class NextFreeForm(KeyedBoardForm):
     visit = object_id()
 
 
@@ -118,7 +137,13 @@ class SessionForm(BoardForm):
     session = object_id()
 
 
-class CheckForm(SessionForm):
+class EndForm(SessionForm):
+    # Optional: the emergency page (another area's template) also ends sessions, and may not
+    # send a key yet. The board's tiles always send one.
+    idempotency_key = idempotency_key(required=False)
+
+
+class CheckForm(KeyedBoardForm, SessionForm):
     outcome = forms.ChoiceField(
         choices=SessionCheck.Outcome.choices,
         required=False,
@@ -133,9 +158,11 @@ class EmergencyForm(SessionForm):
     # The second tap: without it, the server asks for confirmation (the page works without
     # JavaScript, where the two-step button cannot run).
     confirm = forms.BooleanField(required=False)
+    # Optional: the no-JavaScript confirmation page and the emergency page post here too.
+    idempotency_key = idempotency_key(required=False)
 
 
-class CleanedForm(SeatTargetMixin, BoardForm):
+class CleanedForm(SeatTargetMixin, KeyedBoardForm):
     choose_message = _("That space is no longer on the board. The board has been refreshed.")
 
 
@@ -143,11 +170,11 @@ class VisitForm(BoardForm):
     visit = object_id()
 
 
-class EscalationForm(BoardForm):
+class EscalationForm(KeyedBoardForm):
     escalation = object_id()
 
 
-class ShiftLeadForm(BoardForm):
+class ShiftLeadForm(KeyedBoardForm):
     NOBODY = "none"
 
     shift_lead = forms.ChoiceField(

@@ -13,11 +13,13 @@ person sees the message and the fresh board in the same answer."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
+from django.db import transaction
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -27,6 +29,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from saferoom.care.referrals.actions import follow_ups_due
+from saferoom.care.supplies.queries import low_stock
 from saferoom.core import audit
 from saferoom.core.errors import ActionRefused
 from saferoom.core.middleware import POLL_HEADER
@@ -36,6 +40,8 @@ from saferoom.floor import actions, board, forms_board
 from saferoom.floor.access import access_visit
 from saferoom.floor.models import ConsumptionSession, Escalation, MobileStop, SessionCheck, Visit
 from saferoom.floor.queue import waited
+from saferoom.incidents import actions as incident_actions
+from saferoom.incidents.models import Incident
 from saferoom.sites.access import access_space, site_view
 from saferoom.sites.models import Site, Space
 
@@ -49,6 +55,19 @@ GROUPS = (
     (Space.Kind.BOOTH, gettext_lazy("Injection booths")),
     (Space.Kind.INHALATION, gettext_lazy("Inhalation rooms")),
     (Space.Kind.FLEXIBLE, gettext_lazy("Flexible spaces")),
+)
+
+# The board's forms post to these (board:<name>).
+ACTION_URLS = (
+    "assign",
+    "next_free",
+    "check",
+    "end",
+    "cleaned",
+    "checkout",
+    "emergency",
+    "ack",
+    "shift_lead",
 )
 
 # How often the board polls, and the longest wait between retries after a network error.
@@ -218,6 +237,14 @@ def board_context(request: HttpRequest, site: Site, snap: board.Snapshot) -> dic
         "leads": floor_leads(site) if can_act else [],
         "poll_ms": POLL_MS,
         "max_backoff_ms": MAX_BACKOFF_MS,
+        # A callable: the template calls it at each {{ fresh_key }}, so every form on the board
+        # gets its own idempotency key, new with every render.
+        "fresh_key": uuid.uuid4,
+        # Each form's address, reversed once: {% url %} in every tile was a quarter of the time
+        # of rendering a changed board.
+        "urls": {
+            name: reverse(f"board:{name}", kwargs={"site": site.slug}) for name in ACTION_URLS
+        },
     }
 
 
@@ -321,7 +348,11 @@ def assign(request: HttpRequest, site: Site) -> HttpResponse:
         visit = access_visit(request, site, data["visit"])
         space = access_space(site, data["space_id"])
         session = board.assign_space(
-            visit=visit, space=space, seat=data["seat_number"], by=_user(request)
+            visit=visit,
+            space=space,
+            seat=data["seat_number"],
+            by=_user(request),
+            idempotency_key=data["idempotency_key"],
         )
         where = board.seat_label(space, session.seat)
         return (
@@ -340,37 +371,13 @@ def next_free(request: HttpRequest, site: Site) -> HttpResponse:
 
     def perform() -> tuple[str, str]:
         visit = access_visit(request, site, form.cleaned_data["visit"])
-        # Another device may take the seat found between looking and assigning: nothing was
-        # written, so looking again is safe.
-        for _attempt in range(3):
-            found = board.next_free_seat(visit=visit)
-            if found is None:
-                raise ActionRefused(
-                    _(
-                        "No free space fits %(who)s (%(route)s) right now. They stay in the "
-                        "queue: assign them when a space is free."
-                    )
-                    % {
-                        "who": name_of(visit, site),
-                        "route": visit.get_planned_route_display() or _("no route given"),
-                    },
-                    code="none_free",
-                )
-            space, seat = found
-            try:
-                session = board.assign_space(visit=visit, space=space, seat=seat, by=_user(request))
-            except ActionRefused as refusal:
-                if refusal.code in ("seat_taken", "clear_down"):
-                    continue
-                raise
-            where = board.seat_label(space, session.seat)
-            return (
-                _("%(who)s is in %(seat)s.") % {"who": name_of(visit, site), "seat": where},
-                f"check-{space.pk}-{session.seat}",
-            )
-        raise ActionRefused(
-            _("Spaces were taken while you tapped. The board has been refreshed: try again."),
-            code="seat_taken",
+        session = board.assign_next_free(
+            visit=visit, by=_user(request), idempotency_key=form.cleaned_data["idempotency_key"]
+        )
+        where = board.seat_label(session.space, session.seat)
+        return (
+            _("%(who)s is in %(seat)s.") % {"who": name_of(visit, site), "seat": where},
+            f"check-{session.space_id}-{session.seat}",
         )
 
     return _act(request, site, form, perform)
@@ -385,7 +392,12 @@ def check(request: HttpRequest, site: Site) -> HttpResponse:
     def perform() -> tuple[str, str]:
         session = access_session(site, form.cleaned_data["session"])
         outcome = form.cleaned_data["outcome"]
-        done = board.record_check(session=session, outcome=outcome, by=_user(request))
+        done = board.record_check(
+            session=session,
+            outcome=outcome,
+            by=_user(request),
+            idempotency_key=form.cleaned_data["idempotency_key"],
+        )
         return (
             _("Check recorded for %(who)s in %(seat)s at %(time)s: %(outcome)s.")
             % {
@@ -404,11 +416,13 @@ def check(request: HttpRequest, site: Site) -> HttpResponse:
 @require_POST
 def end(request: HttpRequest, site: Site) -> HttpResponse:
     """The person leaves the space for after-care; the seat goes into clear-down."""
-    form = forms_board.SessionForm(request.POST)
+    form = forms_board.EndForm(request.POST)
 
     def perform() -> tuple[str, str]:
         session = access_session(site, form.cleaned_data["session"])
-        ended = board.end_session(session=session, by=_user(request))
+        ended = board.end_session(
+            session=session, by=_user(request), idempotency_key=form.cleaned_data["idempotency_key"]
+        )
         where = board.seat_label(session.space, session.seat)
         message = _("%(who)s's session in %(seat)s has ended: they are in after-care.") % {
             "who": name_of(session.visit, site),
@@ -434,7 +448,12 @@ def cleaned(request: HttpRequest, site: Site) -> HttpResponse:
     def perform() -> tuple[str, str]:
         space = access_space(site, form.cleaned_data["space_id"])
         seat = form.cleaned_data["seat_number"]
-        board.finish_clear_down(space=space, seat=seat, by=_user(request))
+        board.finish_clear_down(
+            space=space,
+            seat=seat,
+            by=_user(request),
+            idempotency_key=form.cleaned_data["idempotency_key"],
+        )
         return (
             _("%(seat)s is free.") % {"seat": board.seat_label(space, seat)},
             f"tile-{space.pk}-{seat}",
@@ -465,7 +484,11 @@ def acknowledge(request: HttpRequest, site: Site) -> HttpResponse:
 
     def perform() -> tuple[str, str]:
         escalation = access_escalation(site, form.cleaned_data["escalation"])
-        board.acknowledge_escalation(escalation=escalation, by=_user(request))
+        board.acknowledge_escalation(
+            escalation=escalation,
+            by=_user(request),
+            idempotency_key=form.cleaned_data["idempotency_key"],
+        )
         session = escalation.session
         return (
             _("Acknowledged: the missed check for %(who)s in %(seat)s.")
@@ -489,7 +512,12 @@ def shift_lead(request: HttpRequest, site: Site) -> HttpResponse:
     def perform() -> tuple[str, str]:
         chosen = form.chosen_id()
         lead = User.objects.get(pk=chosen) if chosen is not None else None
-        board.set_shift_lead(site=site, user=lead, by=_user(request))
+        board.set_shift_lead(
+            site=site,
+            user=lead,
+            by=_user(request),
+            idempotency_key=form.cleaned_data["idempotency_key"],
+        )
         if lead is None:
             return _("No shift lead named: missed checks go to all floor staff."), "shift-lead"
         return _("%(who)s is shift lead.") % {"who": str(lead)}, "shift-lead"
@@ -516,16 +544,27 @@ def emergency(request: HttpRequest, site: Site) -> HttpResponse:
             "name": name_of(session.visit, site),
             "where": board.seat_label(session.space, session.seat),
             "version": form.cleaned_data.get("board_version") or "",
+            # The confirmation carries the same key: a double tap on it starts one emergency.
+            "idempotency_key": form.cleaned_data.get("idempotency_key") or uuid.uuid4(),
         }
         return _render(request, site, "floor/board_emergency_confirm.html", context)
     try:
-        board.start_emergency(session=session, by=_user(request))
+        # The incident record opens with the emergency, in one transaction (issue 4): the
+        # board and the record never disagree about whether there is an emergency.
+        with transaction.atomic():
+            board.start_emergency(
+                session=session,
+                by=_user(request),
+                idempotency_key=form.cleaned_data.get("idempotency_key"),
+            )
+            incident = incident_actions.start_from_session(session=session, by=_user(request))
     except ActionRefused as refusal:
         if refusal.code != "already_emergency":
             return _board_response(request, site, error=refusal.message)
-        # A colleague pressed first: this nurse belongs on the same emergency page.
+        # A colleague pressed first: this nurse belongs on the same emergency screen.
         messages.info(request, refusal.message)
-    page = reverse("board:emergency_view", kwargs={"site": site.slug, "pk": session.pk})
+        incident = incident_actions.start_from_session(session=session, by=_user(request))
+    page = reverse("incidents:screen", kwargs={"site": site.slug, "pk": incident.pk})
     if request.htmx:  # type: ignore[attr-defined]
         # The whole page goes, not a swap of the board: the emergency page is its own page.
         response = HttpResponse()
@@ -537,8 +576,12 @@ def emergency(request: HttpRequest, site: Site) -> HttpResponse:
 @site_view(*BOARD_VIEWERS)
 @require_GET
 def emergency_view(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
-    """The large emergency page for one session: who, where, since when, what they used."""
+    """The large emergency page for one session: who, where, since when, what they used.
+    Once the session's incident is open, its emergency screen is the page to be on."""
     session = access_session(site, pk)
+    incident = Incident.objects.filter(site=site, session=session).values_list("pk").first()
+    if incident is not None:
+        return redirect("incidents:screen", site=site.slug, pk=incident[0])
     now = timezone.now()
     if session.visit.client is not None:
         audit.record(
@@ -570,7 +613,8 @@ def emergency_view(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
 @require_GET
 def handover(request: HttpRequest, site: Site) -> HttpResponse:
     """What the next shift needs to know, on one printable page."""
-    snap = board.board_snapshot(site, timezone.now())
+    now = timezone.now()
+    snap = board.board_snapshot(site, now)
     context = board_context(request, site, snap)
     seats = snap.seats
     context.update(
@@ -583,6 +627,9 @@ def handover(request: HttpRequest, site: Site) -> HttpResponse:
         ],
         emergencies=snap.emergencies,
         overdue=snap.overdue,
+        # The rest of the site's day, from the areas that own it.
+        referral_follow_ups=follow_ups_due(site, now),
+        low_stock_levels=low_stock(site),
     )
     return _render(request, site, "floor/handover.html", context)
 

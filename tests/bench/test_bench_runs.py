@@ -51,6 +51,8 @@ def test_the_bench_prints_one_table_with_every_measure(output):
         "Board page queries at 5 / 15 / 30 places",
         "Desk queue poll, unchanged (204)",
         "Desk queue poll, changed (200 + partial)",
+        "Capacity simulation",
+        "PSA, full model",
     ):
         assert measure in measures, f"{measure!r} is missing from the table:\n{measures}"
     # The poll is measured against its target.

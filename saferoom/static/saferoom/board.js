@@ -182,7 +182,10 @@
 
   function setArmed(button, on) {
     var input = button.form && button.form.querySelector("[data-confirm-input]");
-    button.textContent = button.getAttribute(on ? "data-confirm-label" : "data-label");
+    // Only the visible words change: the seat's name beside them ("Emergency, Booth 3", visually
+    // hidden) stays in the button's accessible name whichever step it is on.
+    var words = button.querySelector("[data-two-step-label]") || button;
+    words.textContent = button.getAttribute(on ? "data-confirm-label" : "data-label");
     button.classList.toggle("is-armed", on);
     if (input) { input.value = on ? "1" : ""; }
   }

@@ -28,6 +28,11 @@ POLL: dict[str, Any] = {"HTTP_HX_REQUEST": "true", "HTTP_X_SAFEROOM_POLL": "1"}
 SCRIPT = "<script>alert(1)</script>"
 
 
+def keyed(data: dict[str, Any]) -> dict[str, Any]:
+    """A board form as the board renders it: with its own fresh idempotency key."""
+    return {"idempotency_key": str(uuid.uuid4()), **data}
+
+
 def url(site: Site, name: str = "board", **kwargs: Any) -> str:
     return reverse(f"board:{name}", kwargs={"site": site.slug, **kwargs})
 

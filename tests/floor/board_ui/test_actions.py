@@ -21,7 +21,7 @@ from saferoom.floor.models import (
 )
 from saferoom.sites.models import Space
 from tests.conftest import login
-from tests.floor.board_ui.conftest import HTMX, key, shown_version, space, tile, url
+from tests.floor.board_ui.conftest import HTMX, key, keyed, shown_version, space, tile, url
 from tests.floor.conftest import AFTERNOON
 
 
@@ -39,7 +39,7 @@ def notice(page: str) -> str:
 
 
 def assign_form(visit: Visit, where: str, version: int | None = None) -> dict[str, object]:
-    data: dict[str, object] = {"visit": visit.pk, "target": where}
+    data: dict[str, object] = keyed({"visit": visit.pk, "target": where})
     if version is not None:
         data["board_version"] = version
     return data
@@ -157,7 +157,7 @@ def test_assign_also_takes_space_and_seat_as_separate_fields(as_nurse, site_a, a
     smoker = arrive(site_a, route="smoke", code="crack")
     response = as_nurse.post(
         url(site_a, "assign"),
-        {"visit": smoker.pk, "space": space(site_a, "Smoking room").pk, "seat": 3},
+        keyed({"visit": smoker.pk, "space": space(site_a, "Smoking room").pk, "seat": 3}),
         **HTMX,
     )
     assert response.status_code == 200
@@ -179,7 +179,7 @@ def test_next_free_space_picks_the_first_seat_that_fits_how_they_use(
 ):
     seat_in(arrive(site_a, route="smoke", code="crack"), "Smoking room")
     smoker = arrive(site_a, route="smoke", code="crack")
-    response = as_nurse.post(url(site_a, "next_free"), {"visit": smoker.pk}, **HTMX)
+    response = as_nurse.post(url(site_a, "next_free"), keyed({"visit": smoker.pk}), **HTMX)
     assert response.status_code == 200
     assert notice(response.content.decode()) == (
         f"{smoker.client.display_code} is in Smoking room, seat 2."
@@ -191,7 +191,7 @@ def test_next_free_space_says_so_when_nothing_fits(as_nurse, site_a, arrive, sea
     for seat in (1, 2, 3):
         seat_in(arrive(site_a, route="smoke", code="crack"), "Smoking room", seat=seat)
     smoker = arrive(site_a, route="smoke", code="crack")
-    response = as_nurse.post(url(site_a, "next_free"), {"visit": smoker.pk}, **HTMX)
+    response = as_nurse.post(url(site_a, "next_free"), keyed({"visit": smoker.pk}), **HTMX)
     assert response.status_code == 200
     message = alert(response.content.decode())
     assert f"No free space fits {smoker.client.display_code} (Smoke or inhale) right now." in (
@@ -208,7 +208,7 @@ def test_check_done_records_an_ok_check_with_who_and_when(as_nurse, site_a, arri
     with time_machine.travel(AFTERNOON, tick=False) as clock:
         session = seat_in(arrive(site_a), "Booth 1")
         clock.shift(dt.timedelta(minutes=6))
-        response = as_nurse.post(url(site_a, "check"), {"session": session.pk}, **HTMX)
+        response = as_nurse.post(url(site_a, "check"), keyed({"session": session.pk}), **HTMX)
     assert response.status_code == 200
     code = session.visit.client.display_code
     assert notice(response.content.decode()) == (
@@ -225,7 +225,7 @@ def test_the_check_menu_records_needed_rousing_and_concern(as_nurse, site_a, arr
     session = seat_in(arrive(site_a), "Booth 1")
     for outcome, label in (("roused", "Needed rousing"), ("concern", "Concern: watching closely")):
         response = as_nurse.post(
-            url(site_a, "check"), {"session": session.pk, "outcome": outcome}, **HTMX
+            url(site_a, "check"), keyed({"session": session.pk, "outcome": outcome}), **HTMX
         )
         assert label in notice(response.content.decode())
     assert list(SessionCheck.objects.values_list("outcome", flat=True)) == ["roused", "concern"]
@@ -234,7 +234,7 @@ def test_the_check_menu_records_needed_rousing_and_concern(as_nurse, site_a, arr
 def test_a_check_on_a_session_that_has_ended_is_refused(as_nurse, site_a, arrive, seat_in, nurse):
     session = seat_in(arrive(site_a), "Booth 1")
     board.end_session(session=session, by=nurse)
-    response = as_nurse.post(url(site_a, "check"), {"session": session.pk}, **HTMX)
+    response = as_nurse.post(url(site_a, "check"), keyed({"session": session.pk}), **HTMX)
     assert "there is nobody in Booth 1 to check" in alert(response.content.decode())
     assert not SessionCheck.objects.exists()
 
@@ -245,7 +245,7 @@ def test_ending_a_session_moves_the_person_to_after_care_and_starts_clear_down(
     with time_machine.travel(AFTERNOON, tick=False):
         visit = arrive(site_a)
         session = seat_in(visit, "Booth 2")
-        response = as_nurse.post(url(site_a, "end"), {"session": session.pk}, **HTMX)
+        response = as_nurse.post(url(site_a, "end"), keyed({"session": session.pk}), **HTMX)
     assert response.status_code == 200
     page = response.content.decode()
     code = visit.client.display_code
@@ -265,9 +265,9 @@ def test_ending_a_session_moves_the_person_to_after_care_and_starts_clear_down(
 def test_ending_a_session_twice_says_when_it_already_ended(as_nurse, site_a, arrive, seat_in):
     with time_machine.travel(AFTERNOON + dt.timedelta(minutes=32), tick=False):
         session = seat_in(arrive(site_a), "Booth 1")
-        as_nurse.post(url(site_a, "end"), {"session": session.pk}, **HTMX)
+        as_nurse.post(url(site_a, "end"), keyed({"session": session.pk}), **HTMX)
         before = AuditEvent.objects.count()
-        response = as_nurse.post(url(site_a, "end"), {"session": session.pk}, **HTMX)
+        response = as_nurse.post(url(site_a, "end"), keyed({"session": session.pk}), **HTMX)
     assert response.status_code == 200
     code = session.visit.client.display_code
     assert f"{code}'s session already ended at 14:32." in alert(response.content.decode())
@@ -280,12 +280,12 @@ def test_cleaned_frees_a_seat_before_its_clear_down_is_over(
     session = seat_in(arrive(site_a, route="smoke", code="crack"), "Smoking room", seat=2)
     board.end_session(session=session, by=nurse)
     where = key(site_a, "Smoking room", 2)
-    response = as_nurse.post(url(site_a, "cleaned"), {"target": where}, **HTMX)
+    response = as_nurse.post(url(site_a, "cleaned"), keyed({"target": where}), **HTMX)
     assert response.status_code == 200
     page = response.content.decode()
     assert notice(page) == "Smoking room, seat 2 is free."
     assert '<p class="tile-state">Free</p>' in tile(page, where)
-    again = as_nurse.post(url(site_a, "cleaned"), {"target": where}, **HTMX)
+    again = as_nurse.post(url(site_a, "cleaned"), keyed({"target": where}), **HTMX)
     assert "is not being cleared down: it is ready already." in alert(again.content.decode())
 
 
@@ -321,7 +321,7 @@ def test_a_missed_check_shows_a_banner_that_can_be_acknowledged(
         assert "the check due at 14:05 was not done. Passed on at 14:10 to nina.nurse." in page
         assert 'aria-label="Acknowledge the missed check in Booth 1">Acknowledge</button>' in page
         assert f'data-escalations="{escalation.pk} "' in page
-        response = as_nurse.post(url(site_a, "ack"), {"escalation": escalation.pk}, **HTMX)
+        response = as_nurse.post(url(site_a, "ack"), keyed({"escalation": escalation.pk}), **HTMX)
     page = response.content.decode()
     assert notice(page) == (
         f"Acknowledged: the missed check for {session.visit.client.display_code} in Booth 1."
@@ -329,16 +329,16 @@ def test_a_missed_check_shows_a_banner_that_can_be_acknowledged(
     assert "Missed checks passed to the shift lead" not in page
     escalation.refresh_from_db()
     assert escalation.acknowledged_by == nurse
-    again = as_nurse.post(url(site_a, "ack"), {"escalation": escalation.pk}, **HTMX)
+    again = as_nurse.post(url(site_a, "ack"), keyed({"escalation": escalation.pk}), **HTMX)
     assert "already acknowledged this at" in alert(again.content.decode())
 
 
 def test_the_shift_lead_is_chosen_from_the_floor_staff(as_nurse, site_a, nurse, manager):
-    response = as_nurse.post(url(site_a, "shift_lead"), {"shift_lead": manager.pk}, **HTMX)
+    response = as_nurse.post(url(site_a, "shift_lead"), keyed({"shift_lead": manager.pk}), **HTMX)
     assert response.status_code == 200
     assert notice(response.content.decode()) == "mo.manager is shift lead."
     assert BoardState.objects.get(site=site_a).shift_lead == manager
-    response = as_nurse.post(url(site_a, "shift_lead"), {"shift_lead": "none"}, **HTMX)
+    response = as_nurse.post(url(site_a, "shift_lead"), keyed({"shift_lead": "none"}), **HTMX)
     assert "missed checks go to all floor staff" in notice(response.content.decode())
     assert BoardState.objects.get(site=site_a).shift_lead is None
 
@@ -347,7 +347,9 @@ def test_a_desk_worker_evaluator_or_other_sites_worker_cannot_be_made_shift_lead
     as_nurse, site_a, desk, evaluator, other_site_worker
 ):
     for person in (desk, evaluator, other_site_worker):
-        response = as_nurse.post(url(site_a, "shift_lead"), {"shift_lead": person.pk}, **HTMX)
+        response = as_nurse.post(
+            url(site_a, "shift_lead"), keyed({"shift_lead": person.pk}), **HTMX
+        )
         assert response.status_code == 422
         assert "Choose the shift lead from the list shown." in alert(response.content.decode())
     assert not BoardState.objects.filter(site=site_a, shift_lead__isnull=False).exists()
@@ -419,6 +421,6 @@ def test_another_sites_visits_sessions_spaces_and_escalations_answer_404(
         ("ack", {"escalation": escalation.pk}),
     ]
     for name, data in attempts:
-        assert as_nurse.post(url(site_a, name), data, **HTMX).status_code == 404, name
+        assert as_nurse.post(url(site_a, name), keyed(data), **HTMX).status_code == 404, name
     assert as_nurse.get(url(site_a, "emergency_view", pk=their_session.pk)).status_code == 404
     assert (AuditEvent.objects.count(), ConsumptionSession.objects.count()) == before

@@ -63,7 +63,7 @@ def test_an_occupied_tile_shows_who_what_how_long_and_the_next_check(
     # Each tile's buttons name their space for screen readers ("Check done, Booth 2").
     for control in ("Check done", "Needed rousing", "Concern", "End session"):
         assert f'>{control}<span class="visually-hidden">, Booth 2</span></button>' in booth
-    assert ">Emergency</button>" in booth
+    assert '>Emergency</span><span class="visually-hidden">, Booth 2</span></button>' in booth
 
 
 def test_a_tile_is_amber_when_the_check_is_due_and_red_when_overdue_on_first_paint(

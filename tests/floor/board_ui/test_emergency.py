@@ -12,6 +12,8 @@ import time_machine
 from saferoom.core.models import AuditEvent
 from saferoom.floor import board
 from saferoom.floor.models import ConsumptionSession
+from saferoom.incidents.models import Incident
+from saferoom.incidents.views import screen_url as incident_screen
 from tests.conftest import login
 from tests.floor.board_ui.conftest import HTMX, key, tile, url
 from tests.floor.conftest import AFTERNOON
@@ -54,7 +56,9 @@ def test_a_confirmed_emergency_is_recorded_and_opens_the_emergency_page(
         seen = board.board_version(site_a)
         response = as_nurse.post(url(site_a, "emergency"), {"session": session.pk, "confirm": "1"})
     assert response.status_code == 302
-    assert response["Location"] == url(site_a, "emergency_view", pk=session.pk)
+    # The incident record opens with the emergency, and its emergency screen is the page.
+    incident = Incident.objects.get(session=session)
+    assert response["Location"] == incident_screen(incident)
     session.refresh_from_db()
     assert (session.emergency_at, session.emergency_by) == (
         AFTERNOON + dt.timedelta(minutes=3),
@@ -87,7 +91,7 @@ def test_a_second_nurse_pressing_too_lands_on_the_same_emergency_page(
     other = login(nurse2)
     response = other.post(url(site_a, "emergency"), {"session": session.pk, "confirm": "1"})
     assert response.status_code == 302
-    assert response["Location"] == url(site_a, "emergency_view", pk=session.pk)
+    assert response["Location"] == incident_screen(Incident.objects.get(session=session))
     page = html.unescape(other.get(response["Location"]).content.decode())
     assert "was already started at" in page
     assert AuditEvent.objects.filter(action="session.emergency_started").count() == 1
@@ -177,4 +181,4 @@ def test_an_emergency_sent_by_htmx_sends_the_whole_page_to_the_emergency_page(
         url(site_a, "emergency"), {"session": session.pk, "confirm": "1"}, **HTMX
     )
     assert response.status_code == 200
-    assert response["HX-Redirect"] == url(site_a, "emergency_view", pk=session.pk)
+    assert response["HX-Redirect"] == incident_screen(Incident.objects.get(session=session))

@@ -11,7 +11,7 @@ import pytest
 from saferoom.core.models import AuditEvent
 from saferoom.floor import board
 from saferoom.floor.models import ConsumptionSession, MobileStop, SessionCheck
-from tests.floor.board_ui.conftest import HTMX, SCRIPT, key, url
+from tests.floor.board_ui.conftest import HTMX, SCRIPT, key, keyed, url
 
 HUGE = "9" * 400
 MISSING = "That is no longer on the board. The board has been refreshed."
@@ -75,7 +75,9 @@ CASES = [
 
 
 def fill(data: dict[str, str], world: dict[str, object]) -> dict[str, str]:
-    return {k: v.format(**world) if "{" in v and "<" not in v else v for k, v in data.items()}
+    """The case's fields, with a fresh idempotency key unless the case sends its own."""
+    filled = {k: v.format(**world) if "{" in v and "<" not in v else v for k, v in data.items()}
+    return keyed(filled) if "idempotency_key" not in data else filled
 
 
 @pytest.mark.parametrize(("action", "data", "message"), CASES)
@@ -112,20 +114,22 @@ def test_a_get_on_an_action_is_not_allowed(as_nurse, site_a):
 
 def test_a_visit_id_that_does_not_exist_answers_404(as_nurse, site_a):
     response = as_nurse.post(
-        url(site_a, "assign"), {"visit": "987654", "target": key(site_a, "Booth 1")}
+        url(site_a, "assign"), keyed({"visit": "987654", "target": key(site_a, "Booth 1")})
     )
     assert response.status_code == 404
 
 
 def test_a_space_id_that_does_not_exist_answers_404(as_nurse, site_a, world):
-    response = as_nurse.post(url(site_a, "assign"), {"visit": world["visit"], "target": "987654-1"})
+    response = as_nurse.post(
+        url(site_a, "assign"), keyed({"visit": world["visit"], "target": "987654-1"})
+    )
     assert response.status_code == 404
     assert not ConsumptionSession.objects.filter(visit_id=world["visit"]).exists()
 
 
 def test_a_seat_beyond_the_space_is_refused_by_the_action(as_nurse, site_a, world):
     response = as_nurse.post(
-        url(site_a, "assign"), {"visit": world["visit"], "target": key(site_a, "Booth 2", 4)}
+        url(site_a, "assign"), keyed({"visit": world["visit"], "target": key(site_a, "Booth 2", 4)})
     )
     assert response.status_code == 200
     assert "Booth 2 has one seat." in html.unescape(response.content.decode())
@@ -134,7 +138,7 @@ def test_a_seat_beyond_the_space_is_refused_by_the_action(as_nurse, site_a, worl
 
 def test_an_after_care_area_cannot_be_assigned(as_nurse, site_a, world):
     response = as_nurse.post(
-        url(site_a, "assign"), {"visit": world["visit"], "target": key(site_a, "Recovery")}
+        url(site_a, "assign"), keyed({"visit": world["visit"], "target": key(site_a, "Recovery")})
     )
     assert "is the after-care area" in html.unescape(response.content.decode())
     assert not ConsumptionSession.objects.filter(visit_id=world["visit"]).exists()
