@@ -275,13 +275,21 @@ def test_argon2_hashes_passwords_in_production():
 
 SECRET = "s" * 10 + "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"  # 56 characters
 LINKAGE = "l" * 8 + "0123456789abcdefghijklmnopqrstuv"  # 40 characters
+FIELD_KEYS = "Xn2r5u8x_A-DGKbPeShVmYq3t6w9z_C-FHMcQfTjWnZ="  # a valid Fernet key (32 bytes)
 
 
 def start_production(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """Import the settings the way a production server would: DEBUG off, not under pytest."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SAFEROOM_")}
     clean.pop("DJANGO_SETTINGS_MODULE", None)
-    clean.update({"SAFEROOM_DEBUG": "0", "SAFEROOM_VAR_DIR": str(tmp_path / "var"), **env})
+    clean.update(
+        {
+            "SAFEROOM_DEBUG": "0",
+            "SAFEROOM_VAR_DIR": str(tmp_path / "var"),
+            "SAFEROOM_FIELD_KEYS": FIELD_KEYS,
+            **env,
+        }
+    )
     return subprocess.run(
         [
             sys.executable,
@@ -315,6 +323,19 @@ def test_production_refuses_to_start_without_a_linkage_key(tmp_path):
     result = start_production(tmp_path, SAFEROOM_SECRET_KEY=SECRET)
     assert result.returncode != 0
     assert "SAFEROOM_LINKAGE_KEY is not set" in result.stderr
+
+
+def test_production_refuses_to_start_without_field_encryption_keys(tmp_path):
+    result = start_production(
+        tmp_path,
+        SAFEROOM_SECRET_KEY=SECRET,
+        SAFEROOM_LINKAGE_KEY=LINKAGE,
+        SAFEROOM_FIELD_KEYS="",
+        SAFEROOM_ALLOWED_HOSTS="saferoom.example.org",
+    )
+    assert result.returncode != 0
+    assert "SAFEROOM_FIELD_KEYS is not set" in result.stderr
+    assert FIELD_KEYS not in result.stderr
 
 
 def test_production_refuses_to_start_without_allowed_hosts(tmp_path):

@@ -134,12 +134,13 @@ def completions_exist(
 
     grid = [[0] * ncols for _ in range(nrows)]
 
-    def most(cell) -> int:
+    def most(cell: Cell) -> int:
         """The largest value a printed total allows (to cut the search short)."""
         if cell.reason == "primary":
             return rule.below - 1
         if cell.reason == "secondary":
             return cap
+        assert cell.value is not None
         return cell.value + rule.round_to // 2
 
     row_most = [most(t) for t in table.row_totals]
