@@ -127,6 +127,39 @@ def _quantity_now(level: StockLevel) -> int:
     return value
 
 
+def _write_movement(
+    *,
+    site: Site,
+    item: CatalogueItem,
+    kind: str,
+    quantity: int,
+    balance_after: int,
+    at: datetime,
+    by: User,
+    audit_action: str,
+    audit_detail: dict[str, Any],
+    key: Any,
+    key_action: str,
+    details: dict[str, Any],
+    **extra: Any,
+) -> StockMovement:
+    """One line of the stock ledger, its audit event and its idempotency record: every stock
+    write ends here, inside the caller's transaction."""
+    movement = StockMovement.objects.create(
+        site=site,
+        item=item,
+        kind=kind,
+        quantity=quantity,
+        balance_after=balance_after,
+        at=at,
+        by=by,
+        **extra,
+    )
+    audit.record(action=audit_action, by=by, obj=movement, site=site, at=at, detail=audit_detail)
+    remember(key=key, by=by, action=key_action, details=details, obj=movement)
+    return movement
+
+
 def in_stock(site: Site, item: CatalogueItem) -> int:
     value = StockLevel.objects.filter(site=site, item=item).values_list("quantity", flat=True)
     return next(iter(value), 0)
@@ -202,7 +235,7 @@ def give_supply(
         level = _level(site, item)
         if not _take(level, n):
             raise _not_enough(site, item, n, _quantity_now(level))
-        movement = StockMovement.objects.create(
+        movement = _write_movement(
             site=site,
             item=item,
             kind=StockMovement.Kind.GIVEN,
@@ -210,23 +243,19 @@ def give_supply(
             balance_after=_quantity_now(level),
             at=at,
             by=by,
-            visit=visit,
-            client=recipient,
-        )
-        audit.record(
-            action="supply.given",
-            by=by,
-            obj=movement,
-            site=site,
-            at=at,
-            detail={
+            audit_action="supply.given",
+            audit_detail={
                 "item": item.code,
                 "quantity": n,
                 "visit": visit.pk if visit is not None else None,
                 "walk_in": visit is None,
             },
+            key=key,
+            key_action="supply.give",
+            details=details,
+            visit=visit,
+            client=recipient,
         )
-        remember(key=key, by=by, action="supply.give", details=details, obj=movement)
     return movement
 
 
@@ -266,7 +295,7 @@ def reverse_give_out(
             raise ActionRefused(_("This give-out was already reversed."), code="already_reversed")
         level = _level(site, movement.item)
         _put(level, -movement.quantity)
-        reversal = StockMovement.objects.create(
+        reversal = _write_movement(
             site=site,
             item=movement.item,
             kind=StockMovement.Kind.RETURNED,
@@ -274,18 +303,18 @@ def reverse_give_out(
             balance_after=_quantity_now(level),
             at=at,
             by=by,
+            audit_action="supply.give_out_reversed",
+            audit_detail={
+                "item": movement.item.code,
+                "quantity": -movement.quantity,
+                "of": movement.pk,
+            },
+            key=key,
+            key_action="supply.reverse",
+            details=details,
             reason=why,
             reverses=movement,
         )
-        audit.record(
-            action="supply.give_out_reversed",
-            by=by,
-            obj=reversal,
-            site=site,
-            at=at,
-            detail={"item": movement.item.code, "quantity": -movement.quantity, "of": movement.pk},
-        )
-        remember(key=key, by=by, action="supply.reverse", details=details, obj=reversal)
     return reversal
 
 
@@ -315,7 +344,7 @@ def receive_stock(
         why = _check_reason(note, required=False)
         level = _level(site, item)
         _put(level, n)
-        movement = StockMovement.objects.create(
+        movement = _write_movement(
             site=site,
             item=item,
             kind=StockMovement.Kind.RECEIVED,
@@ -323,17 +352,13 @@ def receive_stock(
             balance_after=_quantity_now(level),
             at=at,
             by=by,
+            audit_action="stock.received",
+            audit_detail={"item": item.code, "quantity": n},
+            key=key,
+            key_action="stock.receive",
+            details=details,
             reason=why,
         )
-        audit.record(
-            action="stock.received",
-            by=by,
-            obj=movement,
-            site=site,
-            at=at,
-            detail={"item": item.code, "quantity": n},
-        )
-        remember(key=key, by=by, action="stock.receive", details=details, obj=movement)
     return movement
 
 
@@ -369,7 +394,7 @@ def count_stock(
             .values_list("quantity", flat=True)[0]
         )
         StockLevel.objects.filter(pk=level.pk).update(quantity=n, updated_at=timezone.now())
-        movement = StockMovement.objects.create(
+        movement = _write_movement(
             site=site,
             item=item,
             kind=StockMovement.Kind.COUNTED,
@@ -377,17 +402,13 @@ def count_stock(
             balance_after=n,
             at=at,
             by=by,
+            audit_action="stock.counted",
+            audit_detail={"item": item.code, "counted": n, "difference": n - before},
+            key=key,
+            key_action="stock.count",
+            details=details,
             reason=why,
         )
-        audit.record(
-            action="stock.counted",
-            by=by,
-            obj=movement,
-            site=site,
-            at=at,
-            detail={"item": item.code, "counted": n, "difference": n - before},
-        )
-        remember(key=key, by=by, action="stock.count", details=details, obj=movement)
     return movement
 
 
@@ -481,7 +502,7 @@ def adjust_stock(
                 % {"have": have, "item": item.label, "n": -change},
                 code="not_enough_stock",
             )
-        movement = StockMovement.objects.create(
+        movement = _write_movement(
             site=site,
             item=item,
             kind=StockMovement.Kind.ADJUSTED,
@@ -489,17 +510,13 @@ def adjust_stock(
             balance_after=_quantity_now(level),
             at=at,
             by=by,
+            audit_action="stock.adjusted",
+            audit_detail={"item": item.code, "change": change},
+            key=key,
+            key_action="stock.adjust",
+            details=details,
             reason=why,
         )
-        audit.record(
-            action="stock.adjusted",
-            by=by,
-            obj=movement,
-            site=site,
-            at=at,
-            detail={"item": item.code, "change": change},
-        )
-        remember(key=key, by=by, action="stock.adjust", details=details, obj=movement)
     return movement
 
 
