@@ -24,6 +24,7 @@ def access_incident(site: Site, pk: int) -> Incident:
         )
         .prefetch_related(
             "amendments__by",
+            "outcome_amendments__by",
             "interventions__by",
             "interventions__amendments__by",
             "notes__by",

@@ -36,6 +36,7 @@ from saferoom.incidents.models import (
     Kind,
     Location,
     Outcome,
+    OutcomeAmendment,
 )
 from saferoom.sites.models import Site, Space
 
@@ -58,7 +59,7 @@ def _fresh(incident: Incident, *, lock: bool = True) -> Incident:
         list(Incident.objects.select_for_update().filter(pk=incident.pk).values_list("pk"))
     return (
         Incident.objects.select_related("site", "client", "space", "session")
-        .prefetch_related("amendments", "interventions__amendments")
+        .prefetch_related("amendments", "outcome_amendments", "interventions__amendments")
         .get(pk=incident.pk)
     )
 
@@ -491,8 +492,8 @@ def record_outcome(
         if current.outcome:
             raise ActionRefused(
                 _(
-                    "The outcome was already recorded (%(outcome)s at %(time)s). A manager can "
-                    "correct its time with an amendment."
+                    "The outcome was already recorded (%(outcome)s at %(time)s). Floor staff or "
+                    "a manager can correct it, or its time, with an amendment and a reason."
                 )
                 % {
                     "outcome": Outcome(current.outcome).label,
@@ -717,6 +718,84 @@ def amend_incident_time(
             obj=current,
             site=site,
             detail={"field": field, "old": old.isoformat(), "new": new_at.isoformat()},
+        )
+    return amendment
+
+
+def amend_outcome(
+    *,
+    incident: Incident,
+    outcome: str,
+    reason: str,
+    by: User,
+    idempotency_key: Any,
+    hospital: str = "",
+) -> OutcomeAmendment:
+    """Correct a mis-tapped outcome (or the hospital). The incident keeps what was first
+    recorded; the latest amendment is the outcome that counts (``Incident.effective_outcome``).
+    Like a time correction, it is allowed after the review: the record must be right."""
+    now = timezone.now()
+    hospital = (hospital or "").strip()
+    details = {"incident": incident.pk, "outcome": outcome, "hospital": hospital, "r": reason}
+    with transaction.atomic():
+        key, existing = _replay(idempotency_key, by, "incident.amend_outcome", details)
+        if existing is not None:
+            return OutcomeAmendment.objects.get(pk=existing)
+        text = _reason(reason, what=_("the outcome is corrected"))
+        current = _fresh(incident)
+        site = current.site
+        if not current.outcome:
+            raise ActionRefused(
+                _("There is no outcome yet: record the outcome first."), code="no_outcome"
+            )
+        if outcome not in Outcome.values:
+            raise ActionRefused(_("Choose the outcome from the buttons shown."), code="bad_outcome")
+        if outcome == Outcome.HOSPITAL and not hospital:
+            raise ActionRefused(
+                _("Say which hospital they were taken to (or “not known”)."), code="no_hospital"
+            )
+        if len(hospital) > 120:
+            raise ActionRefused(_("Keep the answers short."), code="too_long")
+        if outcome != Outcome.HOSPITAL:
+            hospital = ""
+        if outcome == Outcome.RESOLVED and current.kind in MEDICAL_KINDS:
+            raise ActionRefused(
+                _(
+                    "This is recorded as a medical incident (%(kind)s): choose a medical "
+                    "outcome, or change what happened first."
+                )
+                % {"kind": Kind(current.kind).label},
+                code="outcome_mismatch",
+            )
+        old_outcome = current.effective_outcome
+        old_hospital = current.effective_hospital
+        if (outcome, hospital) == (old_outcome, old_hospital):
+            raise ActionRefused(
+                _("That is already the recorded outcome (%(outcome)s).")
+                % {"outcome": current.effective_outcome_label()},
+                code="unchanged",
+            )
+        amendment = OutcomeAmendment.objects.create(
+            incident=current,
+            old_outcome=old_outcome,
+            new_outcome=outcome,
+            old_hospital=old_hospital,
+            new_hospital=hospital,
+            reason=text,
+            by=by,
+            recorded_at=now,
+        )
+        remember(key=key, by=by, action="incident.amend_outcome", details=details, obj=amendment)
+        audit.record(
+            action="incident.outcome_amended",
+            by=by,
+            obj=current,
+            site=site,
+            detail={
+                "old": old_outcome,
+                "new": outcome,
+                "hospital_changed": old_hospital != hospital,
+            },
         )
     return amendment
 

@@ -190,3 +190,23 @@ class AmendInterventionForm(FirstError, IdempotentForm):
         max_length=300,
         error_messages={"required": _("Say why it is corrected.")},
     )
+
+
+class AmendOutcomeForm(FirstError, IdempotentForm):
+    outcome = forms.ChoiceField(
+        label=_("Corrected outcome"),
+        choices=Outcome.choices,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": _("Choose the outcome."),
+            "invalid_choice": _("Choose the outcome from the buttons shown."),
+        },
+    )
+    hospital = forms.CharField(
+        label=_("Which hospital (if transferred)"), max_length=120, required=False
+    )
+    reason = forms.CharField(
+        label=_("Why"),
+        max_length=300,
+        error_messages={"required": _("Say why the outcome is corrected.")},
+    )

@@ -3,7 +3,9 @@
 Clinical records are never deleted and their times are never overwritten: a time recorded in
 the heat of the moment is corrected by an amendment with a reason (``IncidentAmendment``,
 ``InterventionAmendment``); the original row keeps its value and the pages show the latest
-amended time beside the history. Notes and the debrief are append-only rows too.
+amended time beside the history. A mis-tapped outcome or hospital is corrected the same way
+(``OutcomeAmendment``; ``Incident.effective_outcome``). Notes and the debrief are append-only
+rows too.
 
 Fields named for reports (domain.md §2.1, minimum incident record): ``onset_at``, ``kind``,
 ``outcome``, naloxone doses (one ``Intervention`` each, with dose and route), ambulance called
@@ -185,6 +187,26 @@ class Incident(models.Model):
         latest = self._latest(IncidentAmendment.Field.OUTCOME)
         return latest.new_at if latest is not None else self.outcome_at
 
+    def _latest_outcome(self) -> OutcomeAmendment | None:
+        found = list(self.outcome_amendments.all())
+        return max(found, key=lambda a: (a.recorded_at, a.pk)) if found else None
+
+    @property
+    def effective_outcome(self) -> str:
+        """The outcome as last amended (the original stays in ``outcome``)."""
+        latest = self._latest_outcome()
+        return latest.new_outcome if latest is not None else self.outcome
+
+    @property
+    def effective_hospital(self) -> str:
+        """The hospital as last amended (the original stays in ``hospital``)."""
+        latest = self._latest_outcome()
+        return latest.new_hospital if latest is not None else self.hospital
+
+    def effective_outcome_label(self) -> str:
+        value = self.effective_outcome
+        return str(Outcome(value).label) if value in Outcome.values else value
+
     def where(self) -> str:
         if self.space is not None:
             return str(self.space.name)
@@ -332,6 +354,39 @@ class IncidentAmendment(models.Model):
 
     def audit_label(self) -> str:
         return f"amendment {self.pk} (incident {self.incident_id})"
+
+
+class OutcomeAmendment(models.Model):
+    """A correction of an incident's outcome value (a mis-tapped outcome, the wrong hospital),
+    with the reason. The incident row keeps the outcome and hospital first recorded."""
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.PROTECT, related_name="outcome_amendments"
+    )
+    old_outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    new_outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    old_hospital = models.CharField(max_length=120, blank=True)
+    new_hospital = models.CharField(max_length=120, blank=True)
+    reason = models.CharField(max_length=300)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "incidents_outcomeamendment"
+        ordering = ["recorded_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="outcome_amendment_has_reason"),
+            models.CheckConstraint(
+                condition=~Q(new_outcome="hospital") | ~Q(new_hospital=""),
+                name="outcome_amendment_transfer_names_hospital",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"outcome amendment {self.pk}"
+
+    def audit_label(self) -> str:
+        return f"outcome amendment {self.pk} (incident {self.incident_id})"
 
 
 class InterventionAmendment(models.Model):

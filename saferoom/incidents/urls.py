@@ -20,5 +20,6 @@ urlpatterns = [
     path("<int:pk>/note/", views.note, name="note"),
     path("<int:pk>/close/", views.close, name="close"),
     path("<int:pk>/amend/", views.amend, name="amend"),
+    path("<int:pk>/amend-outcome/", views.amend_outcome, name="amend_outcome"),
     path("<int:pk>/steps/<int:step>/amend/", views.amend_intervention, name="amend_intervention"),
 ]

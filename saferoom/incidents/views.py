@@ -205,6 +205,7 @@ def _listed(site: Site) -> Any:
     return (
         Incident.objects.filter(site=site)
         .select_related("client", "space")
+        .prefetch_related("outcome_amendments")
         .annotate(naloxone=Coalesce(Subquery(doses, output_field=IntegerField()), 0))
     )
 
@@ -379,6 +380,7 @@ def _detail(
         step_choices=Intervention.Kind.choices,
         staff=sorted({str(u) for u in incident.staff_present.all()}),
         incident_amendments=list(incident.amendments.all()),
+        outcome_amendments=list(incident.outcome_amendments.all()),
     )
     return render(request, "incidents/detail.html", context, status=status)
 
@@ -482,6 +484,42 @@ def amend(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
     context = {"site": site, "incident": incident, "form": form, "refusal": refusal}
     status = 422 if request.method == "POST" else 200
     return render(request, "incidents/amend.html", context, status=status)
+
+
+@site_view(*CORRECTORS)
+@require_http_methods(["GET", "POST"])
+def amend_outcome(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
+    """Correct a mis-tapped outcome or the hospital, with a reason; the original stays."""
+    incident = access_incident(site, pk)
+    refusal = ""
+    if request.method == "POST":
+        form = forms.AmendOutcomeForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                actions.amend_outcome(
+                    incident=incident,
+                    outcome=data["outcome"],
+                    hospital=data["hospital"],
+                    reason=data["reason"],
+                    by=_user(request),
+                    idempotency_key=data["idempotency_key"],
+                )
+            except ActionRefused as error:
+                refusal = error.message
+            else:
+                messages.success(request, _("Outcome corrected. The original stays in the record."))
+                return redirect("incidents:detail", site=site.slug, pk=incident.pk)
+    else:
+        form = forms.AmendOutcomeForm(
+            initial={
+                "outcome": incident.effective_outcome,
+                "hospital": incident.effective_hospital,
+            }
+        )
+    context = {"site": site, "incident": incident, "form": form, "refusal": refusal}
+    status = 422 if request.method == "POST" else 200
+    return render(request, "incidents/amend_outcome.html", context, status=status)
 
 
 @site_view(*CORRECTORS)

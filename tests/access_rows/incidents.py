@@ -37,6 +37,7 @@ ROWS: dict[str, Row] = {
     "incidents:timeline":       page(INCIDENT,          LOGIN,  200,  200,   200, 403,  200,  404),
     "incidents:amend":          page(INCIDENT,          LOGIN,  403,  200,   200, 403,  200,  404),
     "incidents:amend_intervention": page(STEP,          LOGIN,  403,  200,   200, 403,  200,  404),
+    "incidents:amend_outcome":  page(INCIDENT,          LOGIN,  403,  200,   200, 403,  200,  404),
     "incidents:tap":            post_only(INCIDENT,     LOGIN,  405,  405,   405, 403,  405,  404),
     "incidents:kind":           post_only(INCIDENT,     LOGIN,  405,  405,   405, 403,  405,  404),
     "incidents:outcome":        post_only(INCIDENT,     LOGIN,  405,  405,   405, 403,  405,  404),

@@ -25,5 +25,7 @@ def open_incidents(site: Site) -> list[Incident]:
     return list(
         Incident.objects.filter(site=site, reviewed_at__isnull=True)
         .select_related("client", "space")
+        # The handover shows each one's outcome as last amended, without a query per row.
+        .prefetch_related("outcome_amendments")
         .order_by("-onset_at", "-id")
     )
