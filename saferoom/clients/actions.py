@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -30,6 +30,7 @@ from saferoom.clients.models import (
     active_bans_q,
     enabled_intake_questions,
 )
+from saferoom.clients.signals import clients_merged
 from saferoom.core import audit, idempotency
 from saferoom.core.errors import ActionRefused
 from saferoom.core.models import User
@@ -558,6 +559,10 @@ def merge_clients(
         moved_intake = False
         if not Intake.objects.filter(client=keep).exists():
             moved_intake = bool(Intake.objects.filter(client=merge).update(client=keep))
+        # Incidents, supplies, services, referrals and identity records follow the person.
+        moved_elsewhere: dict[str, list[int]] = {}
+        for _receiver, moved in clients_merged.send(sender=Client, kept=keep, merged=merge):
+            moved_elsewhere.update(cast("dict[str, list[int]]", moved))
         # Codes merged into ``merge`` earlier now point straight at ``keep``.
         Client.objects.filter(merged_into=merge).update(merged_into=keep)
         merge.merged_into = keep
@@ -584,6 +589,7 @@ def merge_clients(
                 "moved_visit_ids": moved_visit_ids,
                 "moved_ban_ids": moved_ban_ids,
                 "moved_intake": moved_intake,
+                "moved_records": moved_elsewhere,
             },
         )
     return record
