@@ -470,6 +470,27 @@ def record_intervention(
 # --- Outcome, notes, review -------------------------------------------------------------------
 
 
+def _check_outcome(incident: Incident, outcome: str, hospital: str) -> None:
+    """The rules an outcome meets, whether first recorded or corrected by an amendment."""
+    if outcome not in Outcome.values:
+        raise ActionRefused(_("Choose the outcome from the buttons shown."), code="bad_outcome")
+    if outcome == Outcome.HOSPITAL and not hospital:
+        raise ActionRefused(
+            _("Say which hospital they were taken to (or “not known”)."), code="no_hospital"
+        )
+    if len(hospital) > 120:
+        raise ActionRefused(_("Keep the answers short."), code="too_long")
+    if outcome == Outcome.RESOLVED and incident.kind in MEDICAL_KINDS:
+        raise ActionRefused(
+            _(
+                "This is recorded as a medical incident (%(kind)s): choose a medical "
+                "outcome, or change what happened first."
+            )
+            % {"kind": Kind(incident.kind).label},
+            code="outcome_mismatch",
+        )
+
+
 def record_outcome(
     *,
     incident: Incident,
@@ -501,23 +522,9 @@ def record_outcome(
                 },
                 code="outcome_recorded",
             )
-        if outcome not in Outcome.values:
-            raise ActionRefused(_("Choose the outcome from the buttons shown."), code="bad_outcome")
-        if outcome == Outcome.HOSPITAL and not hospital:
-            raise ActionRefused(
-                _("Say which hospital they were taken to (or “not known”)."), code="no_hospital"
-            )
-        if len(hospital) > 120 or len(reason) > REASON_MAX:
+        if len(reason) > REASON_MAX:
             raise ActionRefused(_("Keep the answers short."), code="too_long")
-        if outcome == Outcome.RESOLVED and current.kind in MEDICAL_KINDS:
-            raise ActionRefused(
-                _(
-                    "This is recorded as a medical incident (%(kind)s): choose a medical "
-                    "outcome, or change what happened first."
-                )
-                % {"kind": Kind(current.kind).label},
-                code="outcome_mismatch",
-            )
+        _check_outcome(current, outcome, hospital)
         _not_future(site, moment, now)
         onset = current.onset
         if moment < onset:
@@ -748,25 +755,9 @@ def amend_outcome(
             raise ActionRefused(
                 _("There is no outcome yet: record the outcome first."), code="no_outcome"
             )
-        if outcome not in Outcome.values:
-            raise ActionRefused(_("Choose the outcome from the buttons shown."), code="bad_outcome")
-        if outcome == Outcome.HOSPITAL and not hospital:
-            raise ActionRefused(
-                _("Say which hospital they were taken to (or “not known”)."), code="no_hospital"
-            )
-        if len(hospital) > 120:
-            raise ActionRefused(_("Keep the answers short."), code="too_long")
+        _check_outcome(current, outcome, hospital)
         if outcome != Outcome.HOSPITAL:
             hospital = ""
-        if outcome == Outcome.RESOLVED and current.kind in MEDICAL_KINDS:
-            raise ActionRefused(
-                _(
-                    "This is recorded as a medical incident (%(kind)s): choose a medical "
-                    "outcome, or change what happened first."
-                )
-                % {"kind": Kind(current.kind).label},
-                code="outcome_mismatch",
-            )
         old_outcome = current.effective_outcome
         old_hospital = current.effective_hospital
         if (outcome, hospital) == (old_outcome, old_hospital):
