@@ -146,7 +146,9 @@ INSTALLED_APPS = [
     "saferoom.care.supplies",
     "saferoom.care.referrals",
     "saferoom.care.checking",
+    "saferoom.reports",
     "saferoom.evaluation",
+    "saferoom.api",
     "saferoom.simulation",
 ]
 

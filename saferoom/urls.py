@@ -19,6 +19,11 @@ urlpatterns = [
     path("sites/<slug:site>/referrals/", include("saferoom.care.referrals.urls")),
     path("sites/<slug:site>/drug-checking/", include("saferoom.care.checking.urls")),
     path("sites/<slug:site>/evaluation/", include("saferoom.evaluation.urls")),
+    path("sites/<slug:site>/reports/", include("saferoom.reports.urls")),
+    path("sites/<slug:site>/returns/", include("saferoom.reports.urls_returns")),
+    path("sites/<slug:site>/costs/", include("saferoom.reports.urls_costs")),
+    path("networks/<int:network>/reports/", include("saferoom.reports.urls_network")),
+    path("api/v1/", include("saferoom.api.urls")),
 ]
 
 handler400 = "saferoom.core.views.bad_request"

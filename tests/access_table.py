@@ -258,8 +258,18 @@ def build_samples(*, network: Any, site_a: Any, site_b: Any, desk: Any) -> dict[
 
 # Each area keeps its rows and samples in its own module (tests/access_rows/), imported last
 # because those modules use the helpers above.
-from tests.access_rows import checking, evaluation, incidents, referrals, supplies  # noqa: E402
+from tests.access_rows import (  # noqa: E402
+    api,
+    checking,
+    costs,
+    evaluation,
+    incidents,
+    referrals,
+    reports,
+    returns,
+    supplies,
+)
 
-AREAS = (incidents, supplies, referrals, checking, evaluation)
+AREAS = (incidents, supplies, referrals, checking, evaluation, reports, returns, costs, api)
 for _area in AREAS:
     ACCESS_TABLE.update(_area.ROWS)

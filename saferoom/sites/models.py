@@ -108,6 +108,18 @@ class Site(models.Model):
 
     anonymous_visits_allowed = models.BooleanField(_("anonymous visits allowed"), default=False)
     drug_checking_allowed = models.BooleanField(_("drug checking allowed"), default=True)
+    # How counts are published outside the site's own staff (indicators.md, "Rules for every
+    # report"); the codes are saferoom.core.suppression.RULES.
+    suppression_rule = models.CharField(
+        _("small-number rule for published figures"),
+        max_length=8,
+        choices=[
+            ("lt10", _("1–9 shown as <10")),
+            ("nhs", _("NHS Digital: 1–7 shown as *, others rounded to the nearest 5")),
+            ("ndtms", _("Drug treatment (NDTMS): 1–4 shown as <5")),
+        ],
+        default="lt10",
+    )
     permitted_routes = models.JSONField(_("routes allowed on site"), default=all_routes)
 
     # Eligibility checks, each on or off (domain.md §1.3: the rules differ by jurisdiction).

@@ -1,0 +1,3 @@
+"""Indicators of indicators.md (engagement): registered with saferoom.reports.registry.indicator."""
+
+from __future__ import annotations
