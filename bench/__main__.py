@@ -5,6 +5,12 @@ actions, run every benchmark in :mod:`bench.benchmarks` and print one table.
     python -m bench --quick             # a few samples of each: checks the harness, not speed
     python -m bench --postgres URL      # the same on PostgreSQL (a fresh database, dropped after)
     python -m bench --strict            # exit 1 if any row fails its target
+    python -m bench --only report       # only the benchmarks whose name holds "report"
+
+Reports (issue 5): every run times a busy site's month and year reports on SQLite or
+PostgreSQL; with --postgres it also times a network's annual report on 20 sites × 5 years
+(about 10 million visits), written once into the database saferoom_bench_network on that
+server and reused by later runs (--rebuild-network writes it again; it takes a while).
 
 Times are server times measured in this process by calling saferoom's WSGI application (every
 middleware, the view, the database); they exclude the network and HTTP parsing."""
@@ -34,6 +40,14 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=300, help="untimed requests first")
     parser.add_argument("--quick", action="store_true", help="tiny samples: test the harness")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a row fails")
+    parser.add_argument(
+        "--only", metavar="TEXT", help="only the benchmarks whose function name holds TEXT"
+    )
+    parser.add_argument(
+        "--rebuild-network",
+        action="store_true",
+        help="PostgreSQL: write the network report's 10 million visits again",
+    )
     parser.add_argument(
         "--show-queries", action="store_true", help="print the SQL of each counted request"
     )
@@ -114,9 +128,12 @@ def _run(args: argparse.Namespace) -> int:
             samples=args.samples,
             changed=args.changed,
             warmup=args.warmup,
+            quick=args.quick,
+            rebuild_network=args.rebuild_network,
         )
         rows: list[Row] = []
-        for benchmark in benchmarks.BENCHMARKS:
+        chosen = [b for b in benchmarks.BENCHMARKS if not args.only or args.only in b.__name__]
+        for benchmark in chosen:
             try:
                 rows.extend(benchmark(run))
             except BenchError as error:
@@ -153,6 +170,9 @@ def _report(
         f"{len(world.cookies['floor'])} logged-in devices in turn.",
         f"          time.perf_counter_ns; {args.warmup} untimed requests first; percentiles "
         "are nearest-rank; Queries = SQL statements per request.",
+        "Reports:  compute_report + publish called in-process (no HTTP) on history written by "
+        "the bulk generator, rollups built;",
+        "          one untimed run first; Queries = SQL statements per report.",
         "",
         rows_table,
     ]

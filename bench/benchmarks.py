@@ -30,6 +30,8 @@ class Run:
     samples: int  # unchanged polls per benchmark
     changed: int  # changed polls per benchmark
     warmup: int
+    quick: bool = False  # --quick: small data, few runs (checks the harness)
+    rebuild_network: bool = False  # --rebuild-network: write the network's history again
 
 
 Benchmark = Callable[[Run], list[Row]]
@@ -331,10 +333,46 @@ def psa_full_model(run: Run) -> list[Row]:
     ]
 
 
+# --- Reports at scale (issue 5) -----------------------------------------------------------------
+
+
+def report_one_busy_site(run: Run) -> list[Row]:
+    """A busy site's month and year reports (a year at 500 arrivals a day, rolled up) against
+    300 ms, and the same headline figures by a plain SQL GROUP BY over the raw tables."""
+    from bench import reports
+
+    data = reports.busy_site(run.quick)
+    return reports.busy_site_reports(data, runs=2 if run.quick else 7)
+
+
+def report_network(run: Run) -> list[Row]:
+    """A network's annual report (20 sites, 5 years, about 10 million arrivals, rolled up)
+    against 1 s, on PostgreSQL only: the history is written once into a database of its own
+    and reused (``--rebuild-network`` writes it again)."""
+    from bench import reports
+
+    if connection.vendor != "postgresql":
+        return [
+            Row(
+                "Network: annual report, 20 sites × 5 years",
+                target=f"p95 < {reports.NETWORK_REPORT_TARGET_MS:g} ms",
+                result="NOT RUN",
+                note="PostgreSQL only: python -m bench --postgres URL (the 10 million visits "
+                f"are written once into {reports.NETWORK_DATABASE} on that server)",
+            )
+        ]
+    name = reports.NETWORK_DATABASE + ("_quick" if run.quick else "")
+    with reports.OtherDatabase(name, fresh=run.rebuild_network):
+        data = reports.network_data(run.quick)
+        return reports.network_reports(data, runs=2 if run.quick else 5)
+
+
 BENCHMARKS: list[Benchmark] = [
     board_poll,
     board_page_queries,
     queue_poll,
     capacity_year_500_a_day,
     psa_full_model,
+    report_one_busy_site,
+    report_network,
 ]

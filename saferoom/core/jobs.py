@@ -130,11 +130,27 @@ def escalate_overdue_checks(now: datetime) -> JobResult:
     return JobResult("escalate_overdue_checks", escalated, "missed checks escalated")
 
 
+def build_report_rollups(now: datetime) -> JobResult:
+    """Keep the reports' rollups up to date (ADR 10): drop those that changed visits made
+    stale, then build finished days, for at most a few seconds a pass (a first build of a
+    long history goes faster with ``saferoom rollups``). Safe from several workers at once."""
+    from saferoom.reports import rollups
+
+    built = rollups.build(now=now, budget_seconds=rollups.WORKER_BUDGET_SECONDS)
+    return JobResult(
+        "build_report_rollups",
+        built.days,
+        f"site-days rolled up ({built.stale_days} stale dropped, {built.months} months)",
+    )
+
+
 JOBS: tuple[Callable[[datetime], JobResult], ...] = (
     escalate_overdue_checks,
     purge_idempotency_keys,
     clear_expired_sessions,
     close_visits_after_closing,
+    # Last: it sees the visits the jobs above closed.
+    build_report_rollups,
 )
 
 

@@ -253,6 +253,8 @@ def publish(report: Report, rule: Rule | None) -> ShownReport:
                 shown[ref] = _from_cell(suppress_value(int(fig.value), rule))
             else:
                 shown[ref] = shown_exact("count", fig.value)
+        if rule is not None:
+            _hide_parts_together(code, result, shown, rule.secondary_marker)
 
     def lookup(ref: str) -> Shown | None:
         if ref in shown:
@@ -304,3 +306,19 @@ def _derived(fig: Figure, rule: Rule | None, find: Callable[[str], Shown | None]
     if fig.value is None or num is None or den is None or not den.value:
         return shown_exact(fig.kind, fig.value)
     return shown_exact(fig.kind, (num.value or 0) * fig.scale / den.value)
+
+
+def _hide_parts_together(code: str, result: Result, shown: dict[str, Shown], marker: str) -> None:
+    """Parts of one total are hidden together: with the total shown, a single hidden part
+    would be the total minus the shown parts."""
+    groups: dict[str, list[str]] = {}
+    for fig in result.figures:
+        if fig.kind == "count" and fig.part_of:
+            groups.setdefault(fig.part_of, []).append(f"{code}.{fig.key}")
+    for refs in groups.values():
+        marked = [shown[r] for r in refs if shown[r].hidden]
+        if not marked:
+            continue
+        for ref in refs:
+            if not shown[ref].hidden:
+                shown[ref] = Shown(None, marker, "secondary")

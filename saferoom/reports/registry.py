@@ -62,6 +62,9 @@ class Figure:
     scale: float = 1.0
     basis: str | None = None
     note: str = ""  # e.g. the denominator a rate states ("per 1,000 supervised episodes (U2)")
+    # A count that is one part of another count of the same indicator (registered visits of
+    # all visits): when any part is hidden, every part is, so none is total minus the others.
+    part_of: str | None = None
 
 
 @dataclass(frozen=True)

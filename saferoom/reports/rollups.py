@@ -1,35 +1,1120 @@
-"""Rollups that keep reports fast at network scale: daily counts by site, local day and hour,
-kept up to date by the worker. Until they are built for a scope, every fact is read raw."""
+"""Rollups that keep reports fast at network scale (ADR 10): the facts of
+:mod:`saferoom.reports.facts` for finished local days, kept by the worker, so that a report
+reads a few thousand rows instead of every visit.
+
+What is kept (models in ``saferoom.reports.models.rollups``):
+
+- the count rows of every finished site-day (``facts.raw_counts`` of that day, stored as they
+  are), with a marker per site-day saying when and from what it was built;
+- each client's admitted visits per site and local calendar month, for distinct clients (U3,
+  U5) over periods made of whole months;
+- each client's first admitted visit at any site (U4).
+
+How the readers stay exact. A site-day is *covered* when its marker exists, was built from the
+site's current spaces, catalogue and time zone (``source_version``), and no visit touching that
+day has changed since it was built. Every write to a visit sets ``Visit.changed_at`` (the
+floor's own rule, which sessions follow: starting and ending a session moves its visit), so:
+
+- the worker looks at visits changed since the site's watermark, drops the markers of the days
+  (and months) they touch, and moves the watermark on to ``now - LAG``;
+- the reader itself looks at the few visits changed since the watermark (the last pass or so)
+  and treats the days they touch as not covered.
+
+A change is assumed to be committed within ``LAG`` of its ``changed_at``; a day is therefore
+built only when ``LAG`` has passed since its local midnight and since the last change that
+touched it, and a marker is stale when a change touching its day has
+``changed_at + LAG > built_at``. Today (site-local) is never rolled up. Everything not covered
+is read raw, from the same functions the rollups were built with, so the two always agree
+(``tests/reports/test_rollups.py`` checks it on simulated data).
+
+Client merges move visits without touching them (they are the same visits): a receiver drops
+the months and first visits of the two codes (``receivers.py``).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import hashlib
+import time as clock
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
 
 if TYPE_CHECKING:
     from saferoom.reports.facts import ClientCounts, CountRow, NewClients
     from saferoom.reports.registry import Scope
     from saferoom.sites.models import Site
 
+# Bump when what the facts count changes: every rollup built before is then read raw until
+# the worker has built it again.
+ROLLUP_VERSION = 1
+# A change is committed within this long of its ``changed_at`` (the server's clock).
+LAG = timedelta(minutes=5)
+# The longest clear-down a space may have (sites.Space's check constraint): a visit's seat
+# counts as occupied until then after it ends.
+CLEAR_DOWN_MAX = timedelta(minutes=120)
+# The most days rolled up from one read of the raw tables.
+CHUNK_DAYS = 31
+# How long one worker pass may spend building (the rest waits for the next pass).
+WORKER_BUDGET_SECONDS = 10.0
+
+TURNED_AWAY = "turned_away"
+
+
+# --- small helpers ----------------------------------------------------------------------------
+
+
+def _days(first: date, last: date) -> Iterator[date]:
+    d = first
+    while d <= last:
+        yield d
+        d += timedelta(days=1)
+
+
+def _spans(days: Iterable[date], longest: int | None = None) -> list[tuple[date, date]]:
+    """Consecutive runs of ``days`` as (first, last), each at most ``longest`` days."""
+    spans: list[tuple[date, date]] = []
+    for d in sorted(set(days)):
+        if (
+            spans
+            and spans[-1][1] + timedelta(days=1) == d
+            and (longest is None or (d - spans[-1][0]).days < longest)
+        ):
+            spans[-1] = (spans[-1][0], d)
+        else:
+            spans.append((d, d))
+    return spans
+
+
+def _month(d: date) -> date:
+    return d.replace(day=1)
+
+
+def _next_month(m: date) -> date:
+    return (m.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _months(first: date, last: date) -> Iterator[date]:
+    m = _month(first)
+    while m <= last:
+        yield m
+        m = _next_month(m)
+
+
+def _midnight(d: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(d, time.min, tzinfo=tz)
+
+
+def _finished(tz: ZoneInfo, now: datetime) -> date:
+    """The latest local day that may be rolled up at ``now``: over, and by at least LAG."""
+    return (now - LAG).astimezone(tz).date() - timedelta(days=1)
+
+
+def _sql_value(value: Any) -> Any:
+    """A parameter for raw SQL: SQLite keeps aware instants as naive UTC text."""
+    if isinstance(value, datetime) and connection.vendor != "postgresql":
+        return connection.ops.adapt_datetimefield_value(value)
+    return value
+
+
+def _as_datetime(value: Any) -> datetime:
+    """An instant read by raw SQL (SQLite gives naive UTC, or text)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value  # type: ignore[no-any-return]
+
+
+def insert_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """Insert many rows fast: COPY on PostgreSQL, executemany elsewhere. Instants must be
+    aware; ``table`` and ``columns`` are trusted names (never user input)."""
+    count = 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+            with cursor.cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    count += 1
+            return count
+        sql = (
+            f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - names are ours
+            f"VALUES ({', '.join(['%s'] * len(columns))})"
+        )
+        batch: list[Sequence[Any]] = []
+        for row in rows:
+            batch.append([_sql_value(v) for v in row])
+            if len(batch) >= 5000:
+                cursor.executemany(sql, batch)
+                count += len(batch)
+                batch = []
+        if batch:
+            cursor.executemany(sql, batch)
+            count += len(batch)
+    return count
+
+
+# --- what a rollup is built from ---------------------------------------------------------------
+
+
+def _hash(*parts: object) -> str:
+    return hashlib.blake2b("|".join(str(p) for p in parts).encode(), digest_size=10).hexdigest()
+
+
+def day_versions(sites: Sequence[Site]) -> dict[int, str]:
+    """Per site, what its day rollups depend on besides visits and sessions: the facts'
+    definitions, the site's time zone, its spaces' kinds and the network's substance and
+    turn-away categories. A change to any of them leaves every rollup of the site stale."""
+    from saferoom.sites.models import CatalogueItem, Space
+
+    spaces: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for site_id, pk, kind in (
+        Space.objects.filter(site__in=[s.pk for s in sites])
+        .order_by("site_id", "pk")
+        .values_list("site_id", "pk", "kind")
+    ):
+        spaces[site_id].append((pk, kind))
+    catalogue: dict[int, list[tuple[int, str, str]]] = defaultdict(list)
+    for network_id, pk, kind, category in (
+        CatalogueItem.objects.filter(
+            network__in={s.network_id for s in sites},
+            kind__in=[CatalogueItem.Kind.SUBSTANCE, CatalogueItem.Kind.TURNAWAY_REASON],
+        )
+        .order_by("network_id", "pk")
+        .values_list("network_id", "pk", "kind", "category")
+    ):
+        catalogue[network_id].append((pk, kind, category))
+    network_hash = {n: _hash(items) for n, items in catalogue.items()}
+    return {
+        s.pk: f"{ROLLUP_VERSION}:"
+        + _hash(s.time_zone, spaces.get(s.pk, []), network_hash.get(s.network_id, ""))
+        for s in sites
+    }
+
+
+def month_version(site: Site) -> str:
+    """What a site's client months depend on besides visits: the calendar of its zone."""
+    return f"{ROLLUP_VERSION}:{site.time_zone}"
+
+
+# --- what changed since a site was last looked at ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Change:
+    """A visit changed since the watermark, and the local days it can touch."""
+
+    visit_id: int
+    site_id: int
+    client_id: int | None
+    admitted: bool
+    arrived_at: datetime
+    changed_at: datetime
+    first_day: date
+    last_day: date
+
+
+def _changes(
+    watermarks: dict[int, datetime], zones: dict[int, ZoneInfo], now: datetime
+) -> list[_Change]:
+    """Visits of these sites changed after their watermark (or, with ``None`` in place of a
+    site's watermark, none of it). A visit touches the local days from its arrival to its end
+    (or now, while open) plus the longest clear-down: its sessions and their seats."""
+    from saferoom.floor.models import Visit
+
+    where = Q(pk__in=[])
+    for site_id, since in watermarks.items():
+        where |= Q(site_id=site_id, changed_at__gt=since)
+    found = []
+    for pk, site_id, client_id, state, arrived, ended, changed in (
+        Visit.objects.filter(where)
+        .order_by()
+        .values_list("pk", "site_id", "client_id", "state", "arrived_at", "ended_at", "changed_at")
+    ):
+        tz = zones[site_id]
+        until = max(ended or now, arrived) + CLEAR_DOWN_MAX
+        found.append(
+            _Change(
+                visit_id=pk,
+                site_id=site_id,
+                client_id=client_id,
+                admitted=state != TURNED_AWAY,
+                arrived_at=arrived,
+                changed_at=changed,
+                first_day=arrived.astimezone(tz).date(),
+                last_day=until.astimezone(tz).date(),
+            )
+        )
+    return found
+
+
+def _touched(changes: Iterable[_Change]) -> dict[int, dict[date, datetime]]:
+    """Per site, each local day touched by a change, with the latest change to touch it."""
+    touched: dict[int, dict[date, datetime]] = defaultdict(dict)
+    for change in changes:
+        days = touched[change.site_id]
+        for d in _days(change.first_day, change.last_day):
+            if d not in days or days[d] < change.changed_at:
+                days[d] = change.changed_at
+    return touched
+
+
+def _fresh(built_at: datetime, changed_at: datetime | None) -> bool:
+    """Whether a rollup built at ``built_at`` already holds a change made at ``changed_at``."""
+    return changed_at is None or built_at >= changed_at + LAG
+
+
+# --- the reader's view of coverage ------------------------------------------------------------
+
+
+@dataclass
+class _SiteView:
+    """What is known about one site's rollups at the moment a report reads them."""
+
+    site: Site
+    tz: ZoneInfo
+    today: date  # local
+    watermark: datetime | None
+    first_day: date | None  # local day of the earliest arrival (None: no visits)
+    touched: dict[date, datetime] = field(default_factory=dict)
+
+    def empty(self, d: date) -> bool:
+        """Before the site's first visit, and not touched since: nothing to count."""
+        return (self.first_day is None or d < self.first_day) and d not in self.touched
+
+
+# What the readers found out about coverage, for the few seconds one report takes: a report
+# asks for its facts in several calls with the same scope (and the same ``now``). Anything this
+# process builds or forgets empties it.
+_SEEN: dict[tuple[Any, ...], tuple[float, Any]] = {}
+SEEN_SECONDS = 5.0
+
+
+def _remembered(key: tuple[Any, ...], work: Callable[[], Any]) -> Any:
+    moment = clock.monotonic()
+    found = _SEEN.get(key)
+    if found is not None and found[0] > moment:
+        return found[1]
+    value = work()
+    if len(_SEEN) > 32:
+        _SEEN.clear()
+    _SEEN[key] = (moment + SEEN_SECONDS, value)
+    return value
+
+
+def forget_seen() -> None:
+    _SEEN.clear()
+
+
+def _views(sites: Sequence[Site], now: datetime) -> tuple[dict[int, _SiteView], list[_Change]]:
+    """Each site's watermark and the visits changed since it (one query each)."""
+    return _remembered(  # type: ignore[no-any-return]
+        ("views", tuple(s.pk for s in sites), now), lambda: _look(sites, now)
+    )
+
+
+def _look(sites: Sequence[Site], now: datetime) -> tuple[dict[int, _SiteView], list[_Change]]:
+    from saferoom.reports.models import RollupWatermark
+
+    marks = {
+        site_id: (scanned, first)
+        for site_id, scanned, first in RollupWatermark.objects.filter(
+            site__in=[s.pk for s in sites]
+        ).values_list("site_id", "scanned_to", "first_arrival")
+    }
+    zones = {s.pk: ZoneInfo(s.time_zone) for s in sites}
+    views = {}
+    for s in sites:
+        scanned, first = marks.get(s.pk, (None, None))
+        tz = zones[s.pk]
+        views[s.pk] = _SiteView(
+            site=s,
+            tz=tz,
+            today=now.astimezone(tz).date(),
+            watermark=scanned,
+            first_day=first.astimezone(tz).date() if first is not None else None,
+        )
+    changes = _changes(
+        {pk: v.watermark for pk, v in views.items() if v.watermark is not None}, zones, now
+    )
+    for site_id, days in _touched(changes).items():
+        views[site_id].touched = days
+    return views, changes
+
+
+def _covered_days(
+    views: dict[int, _SiteView], first: date, last: date, now: datetime
+) -> dict[int, tuple[set[date], set[date]]]:
+    """Per site: (days in first..last read from rollups, days with nothing to count)."""
+    return _remembered(  # type: ignore[no-any-return]
+        ("days", tuple(views), first, last, now), lambda: _covered(views, first, last)
+    )
+
+
+def _covered(
+    views: dict[int, _SiteView], first: date, last: date
+) -> dict[int, tuple[set[date], set[date]]]:
+    from saferoom.reports.models import RollupDay
+
+    versions = day_versions([v.site for v in views.values()])
+    result: dict[int, tuple[set[date], set[date]]] = {pk: (set(), set()) for pk in views}
+    wanted: list[int] = []
+    for pk, view in views.items():
+        if view.watermark is None:
+            continue
+        top = min(last, view.today - timedelta(days=1))
+        if top < first:
+            continue
+        empty = result[pk][1]
+        for d in _days(first, top):
+            if view.empty(d):
+                empty.add(d)
+        if view.first_day is not None and view.first_day <= top:
+            wanted.append(pk)
+    if wanted:
+        for site_id, d, built_at, version in RollupDay.objects.filter(
+            site_id__in=wanted, day__gte=first, day__lte=last
+        ).values_list("site_id", "day", "built_at", "source_version"):
+            view = views[site_id]
+            if (
+                version == versions[site_id]
+                and d < view.today
+                and _fresh(built_at, view.touched.get(d))
+            ):
+                result[site_id][0].add(d)
+    return result
+
+
+# --- readers ----------------------------------------------------------------------------------
+
 
 def counts(scope: Scope, measures: tuple[str, ...]) -> list[CountRow]:
+    """The rows ``facts.raw_counts`` would give for the scope: from the rollups for covered
+    days, from the raw tables for the rest (grouped into spans of days, sites by zone)."""
     from saferoom.reports import facts
 
+    wanted = tuple(dict.fromkeys(measures))
+    unknown = [m for m in wanted if m not in facts.MEASURES]
+    if unknown:
+        raise ValueError(
+            f"Unknown measure {', '.join(unknown)}; known: {', '.join(facts.MEASURES)}."
+        )
+    if not wanted or not scope.sites:
+        return []
+    first, last = scope.period.first, scope.period.last
+    views, _ = _views(scope.sites, scope.now)
+    covered = _covered_days(views, first, last, scope.now)
     rows: list[CountRow] = []
-    by_zone: dict[str, list[Site]] = {}
+    stored: dict[int, list[tuple[date, date]]] = {}
+    raw_spans: dict[tuple[str, date, date], list[Site]] = defaultdict(list)
     for site in scope.sites:
-        by_zone.setdefault(site.time_zone, []).append(site)
-    for sites in by_zone.values():
-        rows += facts.raw_counts(sites, scope.period.first, scope.period.last, measures, scope.now)
+        from_rollups, empty = covered[site.pk]
+        if from_rollups:
+            stored[site.pk] = _spans(from_rollups)
+        rest = set(_days(first, last)) - from_rollups - empty
+        for a, b in _spans(rest):
+            raw_spans[site.time_zone, a, b].append(site)
+    if stored:
+        rows += _stored_rows(stored, wanted)
+    for (_zone, a, b), sites in sorted(raw_spans.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        rows += facts.raw_counts(sites, a, b, wanted, scope.now)
     return rows
 
 
-def unique_clients(scope: Scope) -> ClientCounts:
+def _where_spans(spans: dict[int, list[tuple[date, date]]]) -> tuple[str, list[Any]]:
+    clauses = []
+    params: list[Any] = []
+    for site_id, runs in spans.items():
+        for a, b in runs:
+            if a == b:
+                clauses.append("(site_id = %s AND day = %s)")
+                params += [site_id, a]
+            else:
+                clauses.append("(site_id = %s AND day BETWEEN %s AND %s)")
+                params += [site_id, a, b]
+    return "(" + " OR ".join(clauses) + ")", params
+
+
+def _stored_rows(spans: dict[int, list[tuple[date, date]]], measures: tuple[str, ...]) -> list[Any]:
+    from saferoom.reports.facts import CountRow
+
+    where, params = _where_spans(spans)
+    # SQLite would parse each row's date: read it as text, and parse each day once.
+    day = "day" if connection.vendor == "postgresql" else "CAST(day AS TEXT)"
+    sql = (
+        f"SELECT site_id, {day}, hour, measure, dim, value FROM reports_rollupcount "  # noqa: S608
+        f"WHERE {where} AND measure IN ({', '.join(['%s'] * len(measures))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *measures])
+        fetched = cursor.fetchall()
+    days: dict[Any, date] = {}
+    for d in {row[1] for row in fetched}:
+        days[d] = d if isinstance(d, date) else date.fromisoformat(d)
+    return [CountRow(s, days[d], h, m, dim, v) for s, d, h, m, dim, v in fetched]
+
+
+KEYS = ("site_id", "day", "weekday", "hour", "dim")
+# The columns of each key, SQLite's [False] and PostgreSQL's [True] (weekday: 0 = Monday).
+_SQL_KEYS = {
+    False: {"site_id": "site_id", "day": "CAST(day AS TEXT)", "hour": "hour", "dim": "dim",
+            "weekday": "(CAST(strftime('%%w', day) AS INTEGER) + 6) %% 7"},
+    True: {"site_id": "site_id", "day": "day", "hour": "hour", "dim": "dim",
+           "weekday": "(EXTRACT(ISODOW FROM day)::int - 1)"},
+}  # fmt: skip
+
+
+def totals(
+    scope: Scope, measures: Iterable[str], by: Sequence[str] = ()
+) -> dict[tuple[Any, ...], int]:
+    """The scope's count rows added up by ``measure`` and the keys named in ``by`` (any of
+    "site_id", "day", "weekday" (0 = Monday), "hour", "dim", in that order in the key
+    tuple): what :func:`counts` gives, summed, but added up by the database for the days the
+    rollups cover — a network's year is a few thousand sums instead of millions of rows."""
     from saferoom.reports import facts
 
-    return facts.raw_unique_clients(scope)
+    keys = tuple(k for k in KEYS if k in by)
+    if len(keys) != len(tuple(by)):
+        raise ValueError(f"totals() adds up by {', '.join(KEYS)}.")
+    wanted = tuple(dict.fromkeys(measures))
+    unknown = [m for m in wanted if m not in facts.MEASURES]
+    if unknown:
+        raise ValueError(f"Unknown measure {', '.join(unknown)}.")
+    result: dict[tuple[Any, ...], int] = defaultdict(int)
+    if not wanted or not scope.sites:
+        return {}
+    first, last = scope.period.first, scope.period.last
+    views, _ = _views(scope.sites, scope.now)
+    covered = _covered_days(views, first, last, scope.now)
+    stored: dict[int, list[tuple[date, date]]] = {}
+    raw_spans: dict[tuple[str, date, date], list[Site]] = defaultdict(list)
+    for site in scope.sites:
+        from_rollups, empty = covered[site.pk]
+        if from_rollups:
+            stored[site.pk] = _spans(from_rollups)
+        for a, b in _spans(set(_days(first, last)) - from_rollups - empty):
+            raw_spans[site.time_zone, a, b].append(site)
+    if stored:
+        where, params = _where_spans(stored)
+        columns = ", ".join(("measure", *(_SQL_KEYS[connection.vendor == "postgresql"][k]
+                                           for k in keys)))  # fmt: skip
+        sql = (
+            f"SELECT {columns}, SUM(value) FROM reports_rollupcount WHERE {where} "  # noqa: S608
+            f"AND measure IN ({', '.join(['%s'] * len(wanted))}) "
+            f"GROUP BY {', '.join(str(i) for i in range(1, len(keys) + 2))}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, *wanted])
+            for *key, total in cursor.fetchall():
+                if "day" in keys:
+                    i = 1 + keys.index("day")
+                    if not isinstance(key[i], date):
+                        key[i] = date.fromisoformat(key[i])
+                if "weekday" in keys:
+                    i = 1 + keys.index("weekday")
+                    key[i] = int(key[i])
+                result[tuple(key)] += int(total)
+    for (_zone, a, b), sites in raw_spans.items():
+        for row in facts.raw_counts(sites, a, b, wanted, scope.now):
+            values = {"site_id": row.site_id, "day": row.day, "weekday": row.day.weekday(),
+                      "hour": row.hour, "dim": row.dim}  # fmt: skip
+            result[(row.measure, *(values[k] for k in keys))] += row.value
+    return dict(result)
+
+
+def _whole_months(scope: Scope) -> list[date] | None:
+    """The first days of the calendar months the period is made of, or None when it is not
+    made of whole months."""
+    months = scope.period.months()
+    if any(m.kind != "month" for m in months):
+        return None
+    return [m.first for m in months]
+
+
+def _months_covered(views: dict[int, _SiteView], months: list[date]) -> bool:
+    """Whether every site's client months for ``months`` are over, built and still true."""
+    from saferoom.reports.models import RollupMonth
+
+    needed: dict[int, set[date]] = {}
+    touched: dict[int, dict[date, datetime]] = {}
+    for pk, view in views.items():
+        if view.watermark is None:
+            return False
+        latest: dict[date, datetime] = {}
+        for d, changed in view.touched.items():
+            m = _month(d)
+            if m not in latest or latest[m] < changed:
+                latest[m] = changed
+        touched[pk] = latest
+        for m in months:
+            month_last = _next_month(m) - timedelta(days=1)
+            if month_last >= view.today:
+                return False  # not over yet
+            if m in latest or (view.first_day is not None and month_last >= view.first_day):
+                needed.setdefault(pk, set()).add(m)
+    if not needed:
+        return True
+    built: dict[tuple[int, date], tuple[datetime, str]] = {
+        (site_id, m): (built_at, version)
+        for site_id, m, built_at, version in RollupMonth.objects.filter(
+            site_id__in=list(needed), month__gte=min(months), month__lte=max(months)
+        ).values_list("site_id", "month", "built_at", "source_version")
+    }
+    for pk, wanted in needed.items():
+        version = month_version(views[pk].site)
+        for m in wanted:
+            found = built.get((pk, m))
+            if found is None or found[1] != version or not _fresh(found[0], touched[pk].get(m)):
+                return False
+    return True
+
+
+def unique_clients(scope: Scope) -> ClientCounts:
+    """U3 and U5's facts: for a period of whole, finished months whose client months are
+    built, counted from them; otherwise raw."""
+    from saferoom.clients.models import age_band
+    from saferoom.reports import facts
+
+    months = _whole_months(scope)
+    if not months or not scope.sites:
+        return facts.raw_unique_clients(scope)
+    views, _ = _views(scope.sites, scope.now)
+    if not _months_covered(views, months):
+        return facts.raw_unique_clients(scope)
+    site_ids = [s.pk for s in scope.sites]
+    placeholders = ", ".join(["%s"] * len(site_ids))
+    where = f"cm.site_id IN ({placeholders}) AND cm.month >= %s AND cm.month <= %s"
+    params: list[Any] = [*site_ids, months[0], months[-1]]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT SUM(cm.visits), COUNT(*), c.gender, c.year_of_birth "  # noqa: S608
+            "FROM reports_rollupclientmonth cm JOIN clients_client c ON c.id = cm.client_id "
+            f"WHERE {where} GROUP BY cm.client_id, c.gender, c.year_of_birth",
+            params,
+        )
+        per_client = cursor.fetchall()
+        cursor.execute(
+            "SELECT cm.site_id, COUNT(DISTINCT cm.client_id) "  # noqa: S608
+            "FROM reports_rollupclientmonth cm "
+            f"WHERE {where} GROUP BY cm.site_id",
+            params,
+        )
+        by_site = dict(cursor.fetchall())
+    year = scope.period.first.year
+    by_gender: dict[str, int] = defaultdict(int)
+    by_age_band: dict[str, int] = defaultdict(int)
+    visits: list[int] = []
+    monthly_sum = 0
+    for total, n_months, gender, born in per_client:
+        visits.append(int(total))
+        monthly_sum += n_months
+        by_gender[gender] += 1
+        by_age_band[age_band(born, year) or "not_known"] += 1
+    visits.sort()
+    return facts.ClientCounts(
+        total=len(visits),
+        by_site=by_site,
+        by_gender=dict(by_gender),
+        by_age_band=dict(by_age_band),
+        monthly_sum=monthly_sum,
+        visits_per_client=tuple(visits),
+    )
 
 
 def new_registrations(scope: Scope) -> NewClients:
+    """U4: from each client's first visit as the worker keeps it, brought up to date with the
+    visits changed since; raw until every site of the network has been looked at."""
+    from saferoom.clients.models import Client, age_band
     from saferoom.reports import facts
+    from saferoom.reports.models import RollupFirstVisit
+    from saferoom.sites.models import Site
 
-    return facts.raw_new_registrations(scope)
+    if not scope.sites:
+        return facts.raw_new_registrations(scope)
+    network_ids = {s.network_id for s in scope.sites}
+    network_sites = list(Site.objects.filter(network__in=network_ids))
+    views, changes = _views(network_sites, scope.now)
+    if any(v.watermark is None for v in views.values()):
+        return facts.raw_new_registrations(scope)
+    bounds = {s.pk: scope.bounds(s) for s in scope.sites}
+
+    def counted(site_id: int, arrived: datetime) -> bool:
+        window = bounds.get(site_id)
+        return window is not None and window[0] <= arrived < window[1]
+
+    # Visits changed since the watermarks: their clients' first visits may be earlier now.
+    recent: dict[int, tuple[datetime, int, int]] = {}
+    for change in changes:
+        if change.client_id is None or not change.admitted:
+            continue
+        candidate = (change.arrived_at, change.visit_id, change.site_id)
+        if change.client_id not in recent or candidate < recent[change.client_id]:
+            recent[change.client_id] = candidate
+
+    where = Q(pk__in=[])
+    for zone_sites in _by_zone(scope.sites).values():
+        start, end = scope.period.bounds(zone_sites[0].time_zone)
+        where |= Q(
+            site_id__in=[s.pk for s in zone_sites], arrived_at__gte=start, arrived_at__lt=end
+        )
+    firsts: dict[int, tuple[datetime, int, int]] = {}
+    people: dict[int, tuple[str, int | None]] = {}
+    for client_id, arrived, visit_id, site_id, gender, born in (
+        RollupFirstVisit.objects.filter(where)
+        .order_by()
+        .values_list(
+            "client_id",
+            "arrived_at",
+            "visit_id",
+            "site_id",
+            "client__gender",
+            "client__year_of_birth",
+        )
+    ):
+        firsts[client_id] = (arrived, visit_id, site_id)
+        people[client_id] = (gender, born)
+    if recent:
+        missing = [c for c in recent if c not in firsts]
+        for client_id, arrived, visit_id, site_id in RollupFirstVisit.objects.filter(
+            client_id__in=missing
+        ).values_list("client_id", "arrived_at", "visit_id", "site_id"):
+            firsts[client_id] = (arrived, visit_id, site_id)
+        for client_id, candidate in recent.items():
+            if client_id not in firsts or candidate[:2] < firsts[client_id][:2]:
+                firsts[client_id] = candidate
+        unknown = [c for c in recent if c not in people]
+        for pk, gender, born in Client.objects.filter(pk__in=unknown).values_list(
+            "pk", "gender", "year_of_birth"
+        ):
+            people[pk] = (gender, born)
+    year = scope.period.first.year
+    by_gender: dict[str, int] = defaultdict(int)
+    by_age_band: dict[str, int] = defaultdict(int)
+    for client_id, (arrived, _visit_id, site_id) in firsts.items():
+        if not counted(site_id, arrived):
+            continue
+        gender, born = people[client_id]
+        by_gender[gender] += 1
+        by_age_band[age_band(born, year) or "not_known"] += 1
+    return facts.NewClients(
+        total=sum(by_gender.values()), by_gender=dict(by_gender), by_age_band=dict(by_age_band)
+    )
+
+
+def _by_zone(sites: Iterable[Site]) -> dict[str, list[Site]]:
+    zones: dict[str, list[Site]] = {}
+    for site in sites:
+        zones.setdefault(site.time_zone, []).append(site)
+    return zones
+
+
+# --- building ---------------------------------------------------------------------------------
+
+
+@dataclass
+class BuildSummary:
+    sites: int = 0
+    days: int = 0
+    rows: int = 0
+    months: int = 0
+    stale_days: int = 0
+    stale_months: int = 0
+    first_visits: int = 0
+    seconds: float = 0.0
+    finished: bool = True  # False: the time budget ran out before everything was built
+
+    def lines(self) -> list[str]:
+        return [
+            f"Rolled up {self.days} site-day(s) ({self.rows} count rows) and "
+            f"{self.months} site-month(s) of clients at {self.sites} site(s) "
+            f"in {self.seconds:.1f} s.",
+            f"Dropped as changed since built: {self.stale_days} day(s), "
+            f"{self.stale_months} month(s); first visits updated: {self.first_visits}.",
+            *([] if self.finished else ["Stopped at the time budget: run again to finish."]),
+        ]
+
+
+def build(
+    *,
+    now: datetime | None = None,
+    sites: Sequence[Site] | None = None,
+    rebuild: bool = False,
+    budget_seconds: float | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> BuildSummary:
+    """Bring the rollups of ``sites`` (default: every site) up to date: look at the visits
+    changed since each site's watermark, then build every finished day and month that is not
+    built or was made stale. Safe to run from several workers at once (a site's work is done
+    under a lock on its watermark; rebuilding a day is delete + insert in one transaction).
+    ``rebuild`` throws the sites' rollups away first. ``budget_seconds`` stops between
+    pieces of work when the time is up (the worker's passes)."""
+    from saferoom.sites.models import Site
+
+    started = clock.monotonic()
+    forget_seen()
+    deadline = started + budget_seconds if budget_seconds is not None else None
+    chosen = list(sites) if sites is not None else list(Site.objects.order_by("pk"))
+    summary = BuildSummary(sites=len(chosen))
+    if rebuild:
+        forget(chosen)
+    for site in chosen:
+        now_ = now or timezone.now()
+        _look_at_changes(site, now_, summary)
+    for site in chosen:
+        now_ = now or timezone.now()
+        if not _build_days(site, now_, summary, deadline, progress):
+            summary.finished = False
+            break
+        if not _build_months(site, now_, summary, deadline):
+            summary.finished = False
+            break
+    summary.seconds = clock.monotonic() - started
+    forget_seen()
+    return summary
+
+
+def forget(sites: Sequence[Site]) -> None:
+    """Throw away every rollup of these sites: they are read raw until built again. Used by
+    ``--rebuild`` and after a bulk import of history. Clients' first visits are network-wide
+    and only ever move earlier, so they are kept (a site looked at afresh merges its visits
+    in again) unless every site of their network is forgotten."""
+    from saferoom.reports.models import (
+        RollupClientMonth,
+        RollupCount,
+        RollupDay,
+        RollupFirstVisit,
+        RollupMonth,
+        RollupWatermark,
+    )
+    from saferoom.sites.models import Site
+
+    forget_seen()
+    ids = {s.pk for s in sites}
+    whole = [
+        network_id
+        for network_id in {s.network_id for s in sites}
+        if set(Site.objects.filter(network_id=network_id).values_list("pk", flat=True)) <= ids
+    ]
+    with transaction.atomic():
+        RollupWatermark.objects.filter(site__in=ids).delete()
+        RollupDay.objects.filter(site__in=ids).delete()
+        RollupCount.objects.filter(site__in=ids).delete()
+        RollupMonth.objects.filter(site__in=ids).delete()
+        RollupClientMonth.objects.filter(site__in=ids).delete()
+        if whole:
+            RollupFirstVisit.objects.filter(client__network__in=whole).delete()
+
+
+def _look_at_changes(site: Site, now: datetime, summary: BuildSummary) -> None:
+    """Move the site's watermark on: drop the rollups that visits changed since have made
+    stale, and take those visits into the first visits. A site looked at for the first time
+    (or after ``forget``) starts from nothing."""
+    from saferoom.floor.models import Visit
+    from saferoom.reports.models import (
+        RollupClientMonth,
+        RollupCount,
+        RollupDay,
+        RollupMonth,
+        RollupWatermark,
+    )
+
+    tz = ZoneInfo(site.time_zone)
+    horizon = timezone.now() - LAG
+    try:
+        with transaction.atomic():
+            mark = RollupWatermark.objects.select_for_update().filter(site=site).first()
+            if mark is None:
+                RollupDay.objects.filter(site=site).delete()
+                RollupCount.objects.filter(site=site).delete()
+                RollupMonth.objects.filter(site=site).delete()
+                RollupClientMonth.objects.filter(site=site).delete()
+                first = (
+                    Visit.objects.filter(site=site)
+                    .order_by("arrived_at")
+                    .values_list("arrived_at", flat=True)
+                    .first()
+                )
+                summary.first_visits += _first_visits_of_site(site)
+                RollupWatermark.objects.create(site=site, scanned_to=horizon, first_arrival=first)
+                return
+            changes = _changes({site.pk: mark.scanned_to}, {site.pk: tz}, now)
+            if changes:
+                touched = _touched(changes).get(site.pk, {})
+                summary.stale_days += _drop_stale_days(site, touched)
+                summary.stale_months += _drop_stale_months(site, touched)
+                summary.first_visits += _take_first_visits(changes)
+                earliest = min(c.arrived_at for c in changes)
+                if mark.first_arrival is None or earliest < mark.first_arrival:
+                    mark.first_arrival = earliest
+            mark.scanned_to = max(mark.scanned_to, horizon)
+            mark.save(update_fields=["scanned_to", "first_arrival"])
+    except IntegrityError:
+        return  # another worker looked at this site for the first time at the same moment
+
+
+def _drop_stale_days(site: Site, touched: dict[date, datetime]) -> int:
+    from saferoom.reports.models import RollupDay
+
+    if not touched:
+        return 0
+    stale = [
+        pk
+        for pk, d, built_at in RollupDay.objects.filter(
+            site=site, day__gte=min(touched), day__lte=max(touched)
+        ).values_list("pk", "day", "built_at")
+        if d in touched and not _fresh(built_at, touched[d])
+    ]
+    RollupDay.objects.filter(pk__in=stale).delete()
+    return len(stale)
+
+
+def _drop_stale_months(site: Site, touched: dict[date, datetime]) -> int:
+    from saferoom.reports.models import RollupMonth
+
+    latest: dict[date, datetime] = {}
+    for d, changed in touched.items():
+        m = _month(d)
+        if m not in latest or latest[m] < changed:
+            latest[m] = changed
+    if not latest:
+        return 0
+    stale = [
+        pk
+        for pk, m, built_at in RollupMonth.objects.filter(
+            site=site, month__in=list(latest)
+        ).values_list("pk", "month", "built_at")
+        if not _fresh(built_at, latest[m])
+    ]
+    RollupMonth.objects.filter(pk__in=stale).delete()
+    return len(stale)
+
+
+def _merge_first_visits(candidates: dict[int, tuple[datetime, int, int]]) -> int:
+    """Keep for each client the earlier of its stored first visit and the candidate
+    (arrived_at, visit id, site id). Returns how many changed."""
+    from saferoom.reports.models import RollupFirstVisit
+
+    changed = 0
+    ids = list(candidates)
+    for i in range(0, len(ids), 5000):
+        chunk = ids[i : i + 5000]
+        stored = {
+            client_id: (arrived, visit_id)
+            for client_id, arrived, visit_id in RollupFirstVisit.objects.filter(
+                client_id__in=chunk
+            ).values_list("client_id", "arrived_at", "visit_id")
+        }
+        replace = [c for c in chunk if c not in stored or candidates[c][:2] < stored[c]]
+        if not replace:
+            continue
+        RollupFirstVisit.objects.filter(client_id__in=[c for c in replace if c in stored]).delete()
+        insert_rows(
+            "reports_rollupfirstvisit",
+            ("client_id", "arrived_at", "visit_id", "site_id"),
+            ((c, *candidates[c]) for c in replace),
+        )
+        changed += len(replace)
+    return changed
+
+
+def _first_visits_of_site(site: Site) -> int:
+    """Take every admitted visit of a registered client at the site into the first visits."""
+    sql = (
+        "SELECT client_id, arrived_at, id FROM ("
+        " SELECT client_id, arrived_at, id, ROW_NUMBER() OVER ("
+        "  PARTITION BY client_id ORDER BY arrived_at, id) AS n"
+        " FROM floor_visit WHERE site_id = %s AND client_id IS NOT NULL AND state <> %s"
+        ") AS ranked WHERE n = 1"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [site.pk, TURNED_AWAY])
+        found = {
+            client_id: (_as_datetime(arrived), visit_id, site.pk)
+            for client_id, arrived, visit_id in cursor.fetchall()
+        }
+    return _merge_first_visits(found)
+
+
+def _take_first_visits(changes: Iterable[_Change]) -> int:
+    candidates: dict[int, tuple[datetime, int, int]] = {}
+    for change in changes:
+        if change.client_id is None or not change.admitted:
+            continue
+        candidate = (change.arrived_at, change.visit_id, change.site_id)
+        if change.client_id not in candidates or candidate < candidates[change.client_id]:
+            candidates[change.client_id] = candidate
+    return _merge_first_visits(candidates)
+
+
+def first_visit_of(client_id: int) -> tuple[datetime, int, int] | None:
+    """A client's first admitted visit as (arrived_at, visit id, site id), from the visits."""
+    from saferoom.floor.models import Visit
+
+    found = (
+        Visit.objects.filter(client_id=client_id)
+        .exclude(state=TURNED_AWAY)
+        .order_by("arrived_at", "pk")
+        .values_list("arrived_at", "pk", "site_id")
+        .first()
+    )
+    return found
+
+
+def _out_of_time(deadline: float | None, summary: BuildSummary) -> bool:
+    """Whether the time budget is spent (a pass always does one piece of work)."""
+    done = summary.days or summary.months
+    return deadline is not None and bool(done) and clock.monotonic() > deadline
+
+
+def _quiet_days(site: Site, tz: ZoneInfo, now: datetime) -> set[date]:
+    """Days touched by changes too recent to be sure every one is committed (wait for them)."""
+    changes = _changes({site.pk: now - LAG}, {site.pk: tz}, now)
+    return set(_touched(changes).get(site.pk, {}))
+
+
+def _build_days(
+    site: Site,
+    now: datetime,
+    summary: BuildSummary,
+    deadline: float | None,
+    progress: Callable[[str], None] | None,
+) -> bool:
+    """Build the site's finished days that are not built, or not from today's version.
+    False when the time budget ran out."""
+    from saferoom.reports import facts
+    from saferoom.reports.models import RollupCount, RollupDay, RollupWatermark
+
+    mark = RollupWatermark.objects.filter(site=site).first()
+    if mark is None or mark.first_arrival is None:
+        return True
+    tz = ZoneInfo(site.time_zone)
+    first = mark.first_arrival.astimezone(tz).date()
+    last = _finished(tz, now)
+    if last < first:
+        return True
+    version = day_versions([site])[site.pk]
+    built = set(
+        RollupDay.objects.filter(
+            site=site, day__gte=first, day__lte=last, source_version=version
+        ).values_list("day", flat=True)
+    )
+    busy = _quiet_days(site, tz, now)
+    needed = [d for d in _days(first, last) if d not in built and d not in busy]
+    for a, b in _spans(needed, CHUNK_DAYS):
+        if _out_of_time(deadline, summary):
+            return False
+        read_at = timezone.now()
+        rows = facts.raw_counts([site], a, b, facts.MEASURES, now)
+        with transaction.atomic():
+            RollupWatermark.objects.select_for_update().filter(site=site).first()
+            RollupDay.objects.filter(site=site, day__gte=a, day__lte=b).delete()
+            # Every measure named, so the (site, measure, day) index finds the rows.
+            RollupCount.objects.filter(
+                site=site, measure__in=facts.MEASURES, day__gte=a, day__lte=b
+            ).delete()
+            summary.rows += insert_rows(
+                "reports_rollupcount",
+                ("site_id", "day", "hour", "measure", "dim", "value"),
+                ((r.site_id, r.day, r.hour, r.measure, r.dim, r.value) for r in rows),
+            )
+            insert_rows(
+                "reports_rollupday",
+                ("site_id", "day", "built_at", "source_version"),
+                ((site.pk, d, read_at, version) for d in _days(a, b)),
+            )
+        summary.days += (b - a).days + 1
+        if progress is not None:
+            progress(f"{site.slug}: {a} to {b}")
+    return True
+
+
+def _build_months(site: Site, now: datetime, summary: BuildSummary, deadline: float | None) -> bool:
+    """Build the site's client months that are over and not built (or of another zone)."""
+    from saferoom.floor.models import Visit
+    from saferoom.reports.models import RollupClientMonth, RollupMonth, RollupWatermark
+
+    mark = RollupWatermark.objects.filter(site=site).first()
+    if mark is None or mark.first_arrival is None:
+        return True
+    tz = ZoneInfo(site.time_zone)
+    last_day = _finished(tz, now)
+    version = month_version(site)
+    built = set(
+        RollupMonth.objects.filter(site=site, source_version=version).values_list(
+            "month", flat=True
+        )
+    )
+    busy = {_month(d) for d in _quiet_days(site, tz, now)}
+    for m in _months(mark.first_arrival.astimezone(tz).date(), last_day):
+        following = _next_month(m)
+        if following - timedelta(days=1) > last_day or m in built or m in busy:
+            continue
+        if _out_of_time(deadline, summary):
+            return False
+        read_at = timezone.now()
+        per_client = list(
+            Visit.objects.filter(
+                site=site,
+                arrived_at__gte=_midnight(m, tz),
+                arrived_at__lt=_midnight(following, tz),
+                anonymous=False,
+                client__isnull=False,
+            )
+            .exclude(state=TURNED_AWAY)
+            .values("client_id")
+            .annotate(n=Count("pk"))
+            .order_by()
+            .values_list("client_id", "n")
+        )
+        with transaction.atomic():
+            RollupWatermark.objects.select_for_update().filter(site=site).first()
+            RollupMonth.objects.filter(site=site, month=m).delete()
+            RollupClientMonth.objects.filter(site=site, month=m).delete()
+            insert_rows(
+                "reports_rollupclientmonth",
+                ("site_id", "month", "client_id", "visits"),
+                ((site.pk, m, client_id, n) for client_id, n in per_client),
+            )
+            RollupMonth.objects.create(site=site, month=m, built_at=read_at, source_version=version)
+        summary.months += 1
+    return True
+
+
+# --- client merges ----------------------------------------------------------------------------
+
+
+def client_merged(*, kept_id: int, merged_id: int, network_id: int) -> None:
+    """Two codes are one person now (their visits moved to ``kept_id`` without being
+    changed): drop the client months that counted either, and work the person's first visit
+    out again. Runs inside the merge's transaction."""
+    from saferoom.reports.models import (
+        RollupClientMonth,
+        RollupFirstVisit,
+        RollupMonth,
+        RollupWatermark,
+    )
+
+    forget_seen()
+    both = [kept_id, merged_id]
+    months = set(
+        RollupClientMonth.objects.filter(client_id__in=both).values_list("site_id", "month")
+    )
+    if months:
+        where = Q(pk__in=[])
+        for site_id, m in months:
+            where |= Q(site_id=site_id, month=m)
+        RollupMonth.objects.filter(where).delete()
+    RollupFirstVisit.objects.filter(client_id__in=both).delete()
+    if RollupWatermark.objects.filter(site__network_id=network_id).exists():
+        found = first_visit_of(kept_id)
+        if found is not None:
+            RollupFirstVisit.objects.create(
+                client_id=kept_id, arrived_at=found[0], visit_id=found[1], site_id=found[2]
+            )

@@ -1,7 +1,12 @@
 """Operating costs a manager enters by month (indicator C1)."""
 
-from django.urls import URLPattern
+from django.urls import path
+
+from saferoom.reports import views_costs
 
 app_name = "costs"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("", views_costs.costs, name="list"),
+    path("enter/", views_costs.enter, name="enter"),
+]

@@ -53,6 +53,10 @@ def test_the_bench_prints_one_table_with_every_measure(output):
         "Desk queue poll, changed (200 + partial)",
         "Capacity simulation",
         "PSA, full model",
+        "One site: month report",
+        "One site: year report",
+        "One site: year, plain SQL GROUP BY",
+        "Network: annual report",
     ):
         assert measure in measures, f"{measure!r} is missing from the table:\n{measures}"
     # The poll is measured against its target.

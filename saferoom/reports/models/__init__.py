@@ -2,5 +2,21 @@
 keep network reports fast (``rollups``)."""
 
 from saferoom.reports.models.costs import OperatingCost
+from saferoom.reports.models.rollups import (
+    RollupClientMonth,
+    RollupCount,
+    RollupDay,
+    RollupFirstVisit,
+    RollupMonth,
+    RollupWatermark,
+)
 
-__all__ = ["OperatingCost"]
+__all__ = [
+    "OperatingCost",
+    "RollupClientMonth",
+    "RollupCount",
+    "RollupDay",
+    "RollupFirstVisit",
+    "RollupMonth",
+    "RollupWatermark",
+]

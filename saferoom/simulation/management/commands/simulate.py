@@ -55,6 +55,19 @@ class Command(BaseCommand):
             help="first local day, YYYY-MM-DD (default: the days ending yesterday)",
         )
         parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+        parser.add_argument(
+            "--bulk",
+            action="store_true",
+            help="write the engine's history straight into the tables, thousands of rows at a "
+            "time (for benchmarks: millions of visits; no audit trail, no checks, bans or care "
+            "records)",
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="with --bulk on PostgreSQL: write this many sites at once (default 1)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         refuse_without_debug("simulate")
@@ -76,6 +89,9 @@ class Command(BaseCommand):
         if not simulated:
             raise CommandError("None of the chosen sites can be simulated (see above).")
 
+        if options["bulk"]:
+            self._bulk(simulated, days, start, options, profile)
+            return
         progress = runner.Progress(days, stream=runner.raw_stream(self.stderr), enabled=not quiet)
         summary = runner.run(
             sites=simulated,
@@ -92,6 +108,39 @@ class Command(BaseCommand):
             )
             for line in summary.lines():
                 self.stdout.write(line)
+
+    def _bulk(
+        self,
+        sites: list[Site],
+        days: int,
+        start: date,
+        options: dict[str, Any],
+        profile: Profile | None,
+    ) -> None:
+        from saferoom.simulation import bulk
+
+        if options["workers"] < 1:
+            raise CommandError("--workers must be at least 1.")
+        quiet: bool = options["quiet"]
+        summary = bulk.generate(
+            sites=sites,
+            days=days,
+            start=start,
+            seed=options["seed"],
+            profile=profile,
+            workers=options["workers"],
+            progress=None if quiet else lambda line: self.stderr.write(line),
+        )
+        if not quiet:
+            self.stdout.write(
+                f"{', '.join(s.name for s in sites)}: "
+                f"{start.isoformat()} to {(start + timedelta(days=days - 1)).isoformat()}"
+            )
+            for line in summary.lines():
+                self.stdout.write(line)
+            self.stdout.write(
+                "The sites' report rollups were forgotten: `saferoom rollups` builds them again."
+            )
 
     def _sites(self, slug: str | None, network_name: str | None) -> list[Site]:
         if slug is not None:
