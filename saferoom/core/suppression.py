@@ -323,3 +323,61 @@ def _published(
         column_totals=tuple(cell(nrows, c) for c in range(ncols)),
         total=cell(nrows, ncols),
     )
+
+
+def suppress_list(values: Sequence[int], rule: Rule) -> tuple[tuple[Cell, ...], Cell]:
+    """Publish a one-way list of counts and its total under ``rule``.
+
+    A one-way list needs no linear programming: a reader knows the sum of the hidden counts
+    (the total less the shown ones, when the total is shown), that each primary-hidden count
+    lies from 1 to ``below - 1`` and each secondary one is at least ``below``. A hidden count
+    can then take every value from ``max(lo, S - hi_rest)`` to ``min(hi, S - lo_rest)``;
+    further counts are hidden, smallest first, until that range holds two values or more for
+    every hidden count."""
+    if any(v < 0 for v in values):
+        raise ValueError("A count cannot be negative.")
+    total = sum(values)
+    hidden: dict[int, Reason] = {i: "primary" for i, v in enumerate(values) if rule.hides(v)}
+    total_hidden = rule.hides(total)
+
+    def pinned() -> bool:
+        if total_hidden or not hidden:
+            return False
+        rest_sum = sum(values[i] for i in hidden)
+        bounds = {
+            i: (1, rule.below - 1) if reason == "primary" else (rule.below, INFINITY)
+            for i, reason in hidden.items()
+        }
+        lo_all = sum(lo for lo, _ in bounds.values())
+        hi_all = sum(hi for _, hi in bounds.values())
+        for lo, hi in bounds.values():
+            low = max(lo, rest_sum - (hi_all - hi))
+            high = min(hi, rest_sum - (lo_all - lo))
+            if high - low < 1:
+                return True
+        return False
+
+    while pinned():
+        shown = [i for i, v in enumerate(values) if i not in hidden and v >= rule.below]
+        if not shown:
+            total_hidden = True  # nothing left to hide but the total itself
+            break
+        hidden[min(shown, key=lambda i: (values[i], i))] = "secondary"
+
+    def cell(i: int) -> Cell:
+        reason = hidden.get(i, "")
+        if reason == "primary":
+            return Cell(None, rule.marker, "primary")
+        if reason == "secondary":
+            return Cell(None, rule.secondary_marker, "secondary")
+        return Cell(rule.shown(values[i]), str(rule.shown(values[i])))
+
+    if total_hidden:
+        total_cell = (
+            Cell(None, rule.marker, "primary")
+            if rule.hides(total)
+            else Cell(None, rule.secondary_marker, "secondary")
+        )
+    else:
+        total_cell = Cell(rule.shown(total), str(rule.shown(total)))
+    return tuple(cell(i) for i in range(len(values))), total_cell

@@ -25,7 +25,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils.translation import gettext
 
-from saferoom.core.suppression import Cell, Rule, suppress_table, suppress_value
+from saferoom.core.suppression import Cell, Rule, suppress_list, suppress_table, suppress_value
 from saferoom.reports.registry import (
     Breakdown,
     Figure,
@@ -169,11 +169,25 @@ def _publish_table(
     kinds = table.kinds()
     all_counts = all(k == "count" for k in kinds)
     values = table.values
-    row_totals = column_totals = None
+    row_totals: tuple[Shown, ...] | None = None
+    column_totals: tuple[Shown, ...] | None = None
+    cells: tuple[tuple[Shown, ...], ...]
     total: Shown | None = None
     if all_counts and table.additive and values and values[0]:
         ints = [[int(v or 0) for v in row] for row in values]
-        if rule is not None and suppressible:
+        one_way = len(ints[0]) == 1 or len(ints) == 1
+        if rule is not None and suppressible and one_way:
+            flat = [v for row in ints for v in row]
+            listed, list_total = suppress_list(flat, rule)
+            shown_list: tuple[Shown, ...] = tuple(_from_cell(c) for c in listed)
+            total = _from_cell(list_total)
+            if len(ints[0]) == 1:  # a column: each row's total is its one cell
+                cells = tuple((c,) for c in shown_list)
+                row_totals, column_totals = shown_list, (total,)
+            else:  # a row: each column's total is its one cell
+                cells = (shown_list,)
+                row_totals, column_totals = (total,), shown_list
+        elif rule is not None and suppressible:
             published = suppress_table(ints, rule)
             cells = tuple(tuple(_from_cell(c) for c in row) for row in published.cells)
             row_totals = tuple(_from_cell(c) for c in published.row_totals)
