@@ -116,7 +116,7 @@ def test_psa_in_the_table():
             ),
             "--set emergency.ed_cost=VALUE",
         ),
-        (("--site", "riverside", "--period", "2026-Q1"), "not available yet"),
+        (("--site", "riverside"), "go together"),
         ((), "--preset"),
     ],
 )

@@ -19,6 +19,7 @@ from saferoom.evaluation.parameters import (
     with_overrides,
 )
 from saferoom.evaluation.psa import PSAResult, run_psa
+from saferoom.evaluation.site_figures import SITE_PRESET, SiteFigures, site_preset
 
 BAD_INPUT = 2
 
@@ -93,20 +94,22 @@ class Command(BaseCommand):
             default="societal",
             help="the perspective totals are counted in (default societal)",
         )
-        parser.add_argument("--site", help="(needs the reports: not available yet)")
-        parser.add_argument("--period", help="(needs the reports: not available yet)")
+        parser.add_argument(
+            "--site",
+            help="run uk-site on this site's recorded figures (its short name); needs --period",
+        )
+        parser.add_argument(
+            "--period", help="the period of the site's figures, e.g. 2026, 2026-Q1, 2026-03"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        site_figures = None
         if options["site"] or options["period"]:
-            raise refuse(
-                "--site and --period need the site's reports, which are not available yet: "
-                "run --preset uk-site and give the site's figures with --set site.unique_clients=… "
-                "for now."
-            )
-        if not options["preset"]:
+            site_figures = self._site_figures(options)
+        elif not options["preset"]:
             raise refuse(f"Choose a preset with --preset ({', '.join(preset_names())}).")
         try:
-            preset = load_preset(options["preset"])
+            preset = site_figures.preset if site_figures else load_preset(options["preset"])
             preset = with_overrides(preset, parse_sets(options["set"]))
             result = evaluate(preset, perspective=options["perspective"])
             psa = None
@@ -122,13 +125,36 @@ class Command(BaseCommand):
             if error.missing:
                 hint = f" Set it with --set {error.parameter}=VALUE."
             raise refuse(f"{error}{hint}") from None
+        if site_figures is not None:
+            for note in site_figures.notes:
+                self.stderr.write(note)
         if options["format"] == "json":
             data = {"title": preset.title, **result.to_dict()}
+            if site_figures is not None:
+                data["site_figures"] = site_figures.filled
             if psa is not None:
                 data["psa"] = psa.to_dict()
             self.stdout.write(json.dumps(clean(data), indent=2, ensure_ascii=False))
         else:
             self.stdout.write(table(preset, result, psa))
+
+    def _site_figures(self, options: dict[str, Any]) -> SiteFigures:
+        from saferoom.reports.periods import PeriodError, parse_period
+        from saferoom.sites.models import Site
+
+        if not (options["site"] and options["period"]):
+            raise refuse("--site and --period go together: give both.")
+        if options["preset"] and options["preset"] != SITE_PRESET:
+            raise refuse(f"--site runs the {SITE_PRESET} preset; leave out --preset.")
+        site = Site.objects.select_related("network").filter(slug=options["site"]).first()
+        if site is None:
+            raise refuse(f"No site is called {options['site']!r}.")
+        try:
+            period = parse_period(options["period"])
+        except PeriodError as error:
+            raise refuse(str(error)) from None
+        # The operator runs this on the server, as the site's own staff would: exact figures.
+        return site_preset(site, period, rule=None)
 
 
 def table(preset: Preset, result: Result, psa: PSAResult | None) -> str:
