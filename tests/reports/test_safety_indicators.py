@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from saferoom.core.models import User
-from saferoom.reports.indicators.safety import nearest_rank
+from saferoom.reports.facts import nearest_rank
 from saferoom.reports.periods import parse_period
 from saferoom.reports.publish import publish
 from saferoom.reports.registry import Report, compute_report, load

@@ -40,6 +40,7 @@ from saferoom.incidents.models import (
     Outcome,
     OutcomeAmendment,
 )
+from saferoom.reports.facts import nearest_rank
 from saferoom.reports.registry import Breakdown, Context, Figure, Result, indicator
 
 if TYPE_CHECKING:
@@ -277,15 +278,6 @@ def facts(ctx: Context) -> SafetyFacts:
 
 
 # --- small helpers --------------------------------------------------------------------------
-
-
-def nearest_rank(ordered: Sequence[float], percent: int) -> float | None:
-    """The ``percent``-th percentile by nearest rank: the smallest value with at least
-    ``percent``% of the values at or below it. ``ordered`` is ascending; None when empty."""
-    if not ordered:
-        return None
-    rank = max(1, -(-percent * len(ordered) // 100))  # ceil(percent × n / 100), exactly
-    return ordered[rank - 1]
 
 
 def per(numerator: float | None, denominator: float | None, scale: float = 1.0) -> float | None:
