@@ -33,6 +33,7 @@ the months and first visits of the two codes (``receivers.py``).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import time as clock
 from collections import defaultdict
@@ -168,35 +169,62 @@ def _hash(*parts: object) -> str:
     return hashlib.blake2b("|".join(str(p) for p in parts).encode(), digest_size=10).hexdigest()
 
 
-def day_versions(sites: Sequence[Site]) -> dict[int, str]:
-    """Per site, what its day rollups depend on besides visits and sessions: the facts'
-    definitions, the site's time zone, its spaces' kinds and the network's substance and
-    turn-away categories. A change to any of them leaves every rollup of the site stale."""
-    from saferoom.sites.models import CatalogueItem, Space
+class Sources:
+    """What the day rollups of some sites depend on besides visits and sessions: the facts'
+    definitions (``ROLLUP_VERSION``), each site's time zone, its spaces' kinds and its
+    network's substance and turn-away categories. A rollup's ``source_version`` names them
+    as they were when it was built, up to the newest space and catalogue entry then: a space
+    or an entry added later cannot hold a session of an earlier day (one recorded late moves
+    its visit, which makes the day stale), so adding one leaves the rollups in use, while
+    changing a kind or a category, or the zone, makes every rollup of the site stale."""
 
-    spaces: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for site_id, pk, kind in (
-        Space.objects.filter(site__in=[s.pk for s in sites])
-        .order_by("site_id", "pk")
-        .values_list("site_id", "pk", "kind")
-    ):
-        spaces[site_id].append((pk, kind))
-    catalogue: dict[int, list[tuple[int, str, str]]] = defaultdict(list)
-    for network_id, pk, kind, category in (
-        CatalogueItem.objects.filter(
-            network__in={s.network_id for s in sites},
-            kind__in=[CatalogueItem.Kind.SUBSTANCE, CatalogueItem.Kind.TURNAWAY_REASON],
+    def __init__(self, sites: Sequence[Site]) -> None:
+        from saferoom.sites.models import CatalogueItem, Space
+
+        self.sites = {s.pk: s for s in sites}
+        self.spaces: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        for site_id, pk, kind in (
+            Space.objects.filter(site__in=list(self.sites))
+            .order_by("site_id", "pk")
+            .values_list("site_id", "pk", "kind")
+        ):
+            self.spaces[site_id].append((pk, kind))
+        self.items: dict[int, list[tuple[int, str, str]]] = defaultdict(list)
+        for network_id, pk, kind, category in (
+            CatalogueItem.objects.filter(
+                network__in={s.network_id for s in sites},
+                kind__in=[CatalogueItem.Kind.SUBSTANCE, CatalogueItem.Kind.TURNAWAY_REASON],
+            )
+            .order_by("network_id", "pk")
+            .values_list("network_id", "pk", "kind", "category")
+        ):
+            self.items[network_id].append((pk, kind, category))
+        self.made: dict[tuple[int, int, int], str] = {}
+
+    def version(self, site_id: int, spaces_upto: int, items_upto: int) -> str:
+        key = (site_id, spaces_upto, items_upto)
+        if key not in self.made:
+            site = self.sites[site_id]
+            spaces = [s for s in self.spaces[site_id] if s[0] <= spaces_upto]
+            items = [i for i in self.items[site.network_id] if i[0] <= items_upto]
+            digest = _hash(site.time_zone, spaces, items)
+            self.made[key] = f"{ROLLUP_VERSION}:{spaces_upto}:{items_upto}:{digest}"
+        return self.made[key]
+
+    def current(self, site_id: int) -> str:
+        """The version of a rollup built now."""
+        spaces = self.spaces[site_id]
+        items = self.items[self.sites[site_id].network_id]
+        return self.version(
+            site_id, spaces[-1][0] if spaces else 0, max((i[0] for i in items), default=0)
         )
-        .order_by("network_id", "pk")
-        .values_list("network_id", "pk", "kind", "category")
-    ):
-        catalogue[network_id].append((pk, kind, category))
-    network_hash = {n: _hash(items) for n, items in catalogue.items()}
-    return {
-        s.pk: f"{ROLLUP_VERSION}:"
-        + _hash(s.time_zone, spaces.get(s.pk, []), network_hash.get(s.network_id, ""))
-        for s in sites
-    }
+
+    def holds(self, site_id: int, version: str) -> bool:
+        """Whether a rollup of ``version`` still counts as the raw tables would."""
+        parts = version.split(":")
+        if len(parts) != 4 or parts[0] != str(ROLLUP_VERSION):
+            return False
+        return version == self.version(site_id, int(parts[1]), int(parts[2]))
 
 
 def month_version(site: Site) -> str:
@@ -363,7 +391,7 @@ def _covered(
 ) -> dict[int, tuple[set[date], set[date]]]:
     from saferoom.reports.models import RollupDay
 
-    versions = day_versions([v.site for v in views.values()])
+    sources = Sources([v.site for v in views.values()])
     result: dict[int, tuple[set[date], set[date]]] = {pk: (set(), set()) for pk in views}
     wanted: list[int] = []
     for pk, view in views.items():
@@ -384,9 +412,9 @@ def _covered(
         ).values_list("site_id", "day", "built_at", "source_version"):
             view = views[site_id]
             if (
-                version == versions[site_id]
-                and d < view.today
+                d < view.today
                 and _fresh(built_at, view.touched.get(d))
+                and sources.holds(site_id, version)
             ):
                 result[site_id][0].add(d)
     return result
@@ -458,7 +486,15 @@ def _stored_rows(spans: dict[int, list[tuple[date, date]]], measures: tuple[str,
     days: dict[Any, date] = {}
     for d in {row[1] for row in fetched}:
         days[d] = d if isinstance(d, date) else date.fromisoformat(d)
-    return [CountRow(s, days[d], h, m, dim, v) for s, d, h, m, dim, v in fetched]
+    # Millions of small objects and no cycles among them: the cyclic garbage collector would
+    # walk every one of them again and again as the list grows.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return [CountRow(s, days[d], h, m, dim, v) for s, d, h, m, dim, v in fetched]
+    finally:
+        if collecting:
+            gc.enable()
 
 
 KEYS = ("site_id", "day", "weekday", "hour", "dim")
@@ -727,6 +763,7 @@ class BuildSummary:
     stale_days: int = 0
     stale_months: int = 0
     first_visits: int = 0
+    first_looks: int = 0  # sites looked at for the first time (all their visits read)
     seconds: float = 0.0
     finished: bool = True  # False: the time budget ran out before everything was built
 
@@ -766,7 +803,8 @@ def build(
         forget(chosen)
     for site in chosen:
         now_ = now or timezone.now()
-        _look_at_changes(site, now_, summary)
+        # A first look at a site reads all its visits: only while there is time left.
+        _look_at_changes(site, now_, summary, first_look=not _out_of_time(deadline, summary))
     for site in chosen:
         now_ = now or timezone.now()
         if not _build_days(site, now_, summary, deadline, progress):
@@ -775,6 +813,11 @@ def build(
         if not _build_months(site, now_, summary, deadline):
             summary.finished = False
             break
+    if summary.rows > 100_000 and connection.vendor == "postgresql":
+        # Fresh statistics after a large build (autovacuum would gather them, later).
+        with connection.cursor() as cursor:
+            for table in ("reports_rollupcount", "reports_rollupday", "reports_rollupclientmonth"):
+                cursor.execute(f"ANALYZE {table}")
     summary.seconds = clock.monotonic() - started
     forget_seen()
     return summary
@@ -812,7 +855,9 @@ def forget(sites: Sequence[Site]) -> None:
             RollupFirstVisit.objects.filter(client__network__in=whole).delete()
 
 
-def _look_at_changes(site: Site, now: datetime, summary: BuildSummary) -> None:
+def _look_at_changes(
+    site: Site, now: datetime, summary: BuildSummary, *, first_look: bool = True
+) -> None:
     """Move the site's watermark on: drop the rollups that visits changed since have made
     stale, and take those visits into the first visits. A site looked at for the first time
     (or after ``forget``) starts from nothing."""
@@ -830,7 +875,11 @@ def _look_at_changes(site: Site, now: datetime, summary: BuildSummary) -> None:
     try:
         with transaction.atomic():
             mark = RollupWatermark.objects.select_for_update().filter(site=site).first()
+            if mark is None and not first_look:
+                summary.finished = False
+                return
             if mark is None:
+                summary.first_looks += 1
                 RollupDay.objects.filter(site=site).delete()
                 RollupCount.objects.filter(site=site).delete()
                 RollupMonth.objects.filter(site=site).delete()
@@ -969,7 +1018,7 @@ def first_visit_of(client_id: int) -> tuple[datetime, int, int] | None:
 
 def _out_of_time(deadline: float | None, summary: BuildSummary) -> bool:
     """Whether the time budget is spent (a pass always does one piece of work)."""
-    done = summary.days or summary.months
+    done = summary.days or summary.months or summary.first_looks
     return deadline is not None and bool(done) and clock.monotonic() > deadline
 
 
@@ -999,12 +1048,15 @@ def _build_days(
     last = _finished(tz, now)
     if last < first:
         return True
-    version = day_versions([site])[site.pk]
-    built = set(
-        RollupDay.objects.filter(
-            site=site, day__gte=first, day__lte=last, source_version=version
-        ).values_list("day", flat=True)
-    )
+    sources = Sources([site])
+    version = sources.current(site.pk)
+    built = {
+        d
+        for d, made_from in RollupDay.objects.filter(
+            site=site, day__gte=first, day__lte=last
+        ).values_list("day", "source_version")
+        if sources.holds(site.pk, made_from)
+    }
     busy = _quiet_days(site, tz, now)
     needed = [d for d in _days(first, last) if d not in built and d not in busy]
     for a, b in _spans(needed, CHUNK_DAYS):

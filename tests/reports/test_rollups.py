@@ -5,6 +5,7 @@ clients and a changed catalogue — and they are what is read when they cover a 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Iterator
 from io import StringIO
@@ -28,7 +29,7 @@ from saferoom.reports.registry import Scope
 from saferoom.reports.scopes import network_scope, site_scope
 from saferoom.simulation import bulk
 from saferoom.simulation.profiles import get_profile
-from saferoom.sites.models import CatalogueItem, Network, Site
+from saferoom.sites.models import CatalogueItem, Network, Site, Space
 from tests.conftest import make_site, make_user
 
 pytestmark = pytest.mark.django_db
@@ -298,6 +299,19 @@ def test_a_changed_substance_category_leaves_the_rollups_unused_until_rebuilt(
         assert rollups.build().days == 2 * DAYS
 
 
+def test_a_new_space_or_catalogue_entry_leaves_the_rollups_in_use(
+    history, network, site_a, monkeypatch
+):
+    CatalogueItem.objects.create(
+        network=network, kind="substance", code="nitazene", label="Nitazene", category="opioid"
+    )
+    Space.objects.create(site=site_a, name="Booth 9", kind="booth", sort_order=9)
+    spy = Spy(monkeypatch)
+    for scope in scopes(network, site_a, "2026-03", LATER):
+        assert sorted(rollups.counts(scope, facts.MEASURES)) == raw(scope)
+    assert spy.counts == []
+
+
 def test_a_site_without_rollups_is_read_raw(network, site_a, monkeypatch):
     spy = Spy(monkeypatch)
     scope = site_scope(site_a, parse_period("2026-03"), NOW)
@@ -343,12 +357,15 @@ def test_the_worker_rolls_up_finished_days_a_little_at_a_time(site_a, harbour, m
         )  # fmt: skip
     monkeypatch.setattr(rollups, "CHUNK_DAYS", 7)
     monkeypatch.setattr(rollups, "WORKER_BUDGET_SECONDS", 0.0)
-    out = StringIO()
+    built = []
     with time_machine.travel(NOW, tick=False):
-        call_command("worker", "--once", stdout=out)
-    assert "build_report_rollups: 7 site-days rolled up" in out.getvalue()
-    with time_machine.travel(NOW, tick=False):
-        for _ in range(7):
-            call_command("worker", "--once", stdout=StringIO())
-    # From the first visit to yesterday (the last ten days without visits too).
+        for _ in range(14):
+            out = StringIO()
+            call_command("worker", "--once", stdout=out)
+            found = re.search(r"build_report_rollups: (\d+) site-days", out.getvalue())
+            assert found is not None
+            built.append(int(found.group(1)))
+    # One piece of work a pass: a first look at a site, a week of days, or a month.
+    assert max(built) == 7
+    assert sum(built) == (NOW.date() - dt.date(2026, 3, 1)).days
     assert RollupDay.objects.filter(site=site_a).count() == (NOW.date() - dt.date(2026, 3, 1)).days
