@@ -12,12 +12,18 @@ runs first; the linear programmes catch what only several lines together reveal.
 tests in ``tests/core/test_suppression.py`` check the result by brute force: every hidden value
 has at least two possible values given everything shown.
 
+One disclosure no hiding can prevent: the rule itself shows zeros and says a hidden count is
+from 1 to ``below - 1``, so a small line total over ``below - 1`` non-zero counts tells a reader
+each of them is 1 (``[[1, 1], [1, 1]]`` under a rule hiding 1–4). A figure that a reader could
+pin down even with every non-zero figure hidden is left as it is; hiding more for it would only
+cost the rest of the table and never protect it.
+
 No Django, so reports, exports, the API and the evaluation engine share it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -147,11 +153,16 @@ def exposed(
     values: Sequence[Sequence[int]],
     hidden: dict[tuple[int, int], Reason],
     rule: Rule,
+    *,
+    among: Collection[tuple[int, int]] | None = None,
 ) -> set[tuple[int, int]]:
     """The hidden positions whose value a reader can pin down by adding up rows and columns.
 
     Positions are (row, column) in the table extended with totals: row ``r`` has its total at
-    column ``ncols``; the column totals are row ``nrows``; the grand total is (nrows, ncols)."""
+    column ``ncols``; the column totals are row ``nrows``; the grand total is (nrows, ncols).
+    ``among``: only these hidden positions are asked about (all of ``hidden`` by default); every
+    figure still counts as what the reader knows."""
+    asked = [pos for pos in hidden if among is None or pos in among]
     grid = _extended(values)
     nrows, ncols = len(grid) - 1, len(grid[0]) - 1
     known = {
@@ -186,21 +197,21 @@ def exposed(
                     changed = True
                     lo_sum = others_lo + k.lo
                     hi_sum = others_hi + min(k.hi, INFINITY)
-    pinned = {pos for pos in hidden if known[pos].lo >= known[pos].hi}
+    pinned = {pos for pos in asked if known[pos].lo >= known[pos].hi}
     if pinned:
         return pinned
-    return _audit(known, hidden, nrows, ncols)
+    return _audit(known, asked, nrows, ncols)
 
 
 def _audit(
     known: dict[tuple[int, int], _Known],
-    hidden: dict[tuple[int, int], Reason],
+    asked: Sequence[tuple[int, int]],
     nrows: int,
     ncols: int,
 ) -> set[tuple[int, int]]:
-    """The hidden figures that a reader could pin down by combining several rows and columns:
-    for each, minimise and maximise it over every table consistent with what is shown."""
-    if not hidden:
+    """The figures in ``asked`` that a reader could pin down by combining several rows and
+    columns: for each, minimise and maximise it over every table consistent with what is shown."""
+    if not asked:
         return set()
     count = nrows * ncols
 
@@ -223,7 +234,7 @@ def _audit(
     a_ub = np.vstack([matrix, -matrix])
     b_ub = np.array([float(min(u, INFINITY)) for u in upper] + [-float(v) for v in lower])
     exposed_now: set[tuple[int, int]] = set()
-    for pos in hidden:
+    for pos in asked:
         objective = expression(pos)
         low = linprog(objective, A_ub=a_ub, b_ub=b_ub, bounds=(0, None), method="highs")
         high = linprog(-objective, A_ub=a_ub, b_ub=b_ub, bounds=(0, None), method="highs")
@@ -244,8 +255,13 @@ def _extended(values: Sequence[Sequence[int]]) -> list[list[int]]:
     return [*rows, columns]
 
 
-def suppress_table(values: Sequence[Sequence[int]], rule: Rule) -> Table:
-    """Publish a table of counts with its row, column and grand totals under ``rule``."""
+def suppress_table(
+    values: Sequence[Sequence[int]], rule: Rule, *, hide_total: bool = False
+) -> Table:
+    """Publish a table of counts with its row, column and grand totals under ``rule``.
+
+    ``hide_total``: the grand total is hidden too (another table linked to this one needs it
+    hidden), and protected like any hidden cell."""
     if not values or not values[0]:
         raise ValueError("A table needs at least one row and one column.")
     width = len(values[0])
@@ -261,8 +277,22 @@ def suppress_table(values: Sequence[Sequence[int]], rule: Rule) -> Table:
         for c in range(ncols + 1)
         if rule.hides(grid[r][c])
     }
-    while pinned := exposed(values, hidden, rule):
+    if hide_total and grid[nrows][ncols] and (nrows, ncols) not in hidden:
+        hidden[(nrows, ncols)] = "secondary"
+    # Every non-zero figure hidden: the least a reader can ever be told. A figure pinned down
+    # even then is given away by the rule and the zeros alone, so no more hiding is done for it.
+    everything: dict[tuple[int, int], Reason] = {
+        (r, c): "primary" if rule.hides(grid[r][c]) else "secondary"
+        for r in range(nrows + 1)
+        for c in range(ncols + 1)
+        if grid[r][c]
+    }
+    given_away: set[tuple[int, int]] = set()
+    while pinned := exposed(values, hidden, rule, among=hidden.keys() - given_away):
         r, c = min(pinned)
+        if exposed(values, everything, rule, among={(r, c)}):
+            given_away.add((r, c))
+            continue
         hidden[_next_to_hide(grid, hidden, r, c, nrows, ncols, rule)] = "secondary"
     return _published(grid, hidden, rule, nrows, ncols)
 
@@ -292,6 +322,8 @@ def _next_to_hide(
             if (i, j) not in hidden and grid[i][j] >= rule.below
         ]
     if not candidates:
+        # Unreachable: with every non-zero figure hidden, whatever is still pinned down is given
+        # away by the rule itself, and suppress_table stops asking for more.
         raise RuntimeError("Suppression found no figure left to hide.")  # pragma: no cover
 
     def weight(pos: tuple[int, int]) -> tuple[int, int, tuple[int, int]]:
@@ -325,8 +357,18 @@ def _published(
     )
 
 
-def suppress_list(values: Sequence[int], rule: Rule) -> tuple[tuple[Cell, ...], Cell]:
+def suppress_list(
+    values: Sequence[int],
+    rule: Rule,
+    *,
+    hide_total: bool = False,
+    hide: Sequence[int] = (),
+) -> tuple[tuple[Cell, ...], Cell]:
     """Publish a one-way list of counts and its total under ``rule``.
+
+    ``hide_total`` and ``hide`` (positions) hide the total and those counts as well, when a
+    table linked to this one needs them hidden: then at least one count is hidden, so the
+    total is not the sum of the shown ones.
 
     A one-way list needs no linear programming: a reader knows the sum of the hidden counts
     (the total less the shown ones, when the total is shown), that each primary-hidden count
@@ -338,7 +380,15 @@ def suppress_list(values: Sequence[int], rule: Rule) -> tuple[tuple[Cell, ...], 
         raise ValueError("A count cannot be negative.")
     total = sum(values)
     hidden: dict[int, Reason] = {i: "primary" for i, v in enumerate(values) if rule.hides(v)}
-    total_hidden = rule.hides(total)
+    for i in hide:
+        if values[i] and i not in hidden:
+            hidden[i] = "secondary"
+    total_hidden = rule.hides(total) or (hide_total and total > 0)
+    if total_hidden and not hidden:
+        # A hidden total beside every count shown would be their sum.
+        shown_counts = [i for i, v in enumerate(values) if v]
+        if shown_counts:
+            hidden[min(shown_counts, key=lambda i: (values[i], i))] = "secondary"
 
     def pinned() -> bool:
         if total_hidden or not hidden:

@@ -1,6 +1,6 @@
-"""Charts of the report pages, drawn on the server as inline SVG in the style of the evaluation
-charts (``saferoom.evaluation.charts``: same colours, fonts, building blocks and
-:class:`~saferoom.evaluation.charts.Chart`), so they print as they show.
+"""Charts of the report pages, drawn on the server as inline SVG with the shared building blocks
+of :mod:`saferoom.core.svg` (the evaluation charts' colours, fonts and
+:class:`~saferoom.core.svg.Chart`), so they print as they show.
 
 Every chart is drawn from what the reader is shown (a :class:`ShownResult`), never from exact
 figures: a hidden (suppressed) figure is drawn as hidden — hatched, with its marker — and never
@@ -22,22 +22,8 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
-# The evaluation charts' building blocks: one drawing style for every chart of saferoom.
-from saferoom.evaluation.charts import (
-    BRAND,
-    DANGER,
-    INK,
-    LINE,
-    MUTED,
-    OK,
-    Chart,
-    _line,
-    _rect,
-    _svg,
-    _text,
-    hourly_chart,
-    nice_ceiling,
-)
+from saferoom.core import svg
+from saferoom.core.svg import BRAND, DANGER, INK, LINE, MUTED, OK, Chart, hourly_chart, nice_ceiling
 from saferoom.reports.publish import Shown, ShownBreakdown, ShownFigure, ShownReport, ShownResult
 
 Item = tuple[str, Shown]  # a label and the figure drawn for it
@@ -119,11 +105,7 @@ def _hatch(key: str) -> str:
 
 
 def _hidden_box(key: str, x: float, y: float, w: float, h: float) -> str:
-    return _rect(x, y, w, h, f"url(#hidden-{escape(key)})", f' stroke="{HATCH_INK}"')
-
-
-def _truncate(words: str, limit: int = 30) -> str:
-    return words if len(words) <= limit else words[: limit - 1] + "…"
+    return svg.rect(x, y, w, h, f"url(#hidden-{escape(key)})", f' stroke="{HATCH_INK}"')
 
 
 def _hidden_note(items: Sequence[Shown], *, hatched: bool = True) -> str:
@@ -144,7 +126,7 @@ def _chart(
     key: str,
     title: str,
     summary: str,
-    svg: SafeString,
+    drawing: SafeString,
     columns: Sequence[str],
     rows: Sequence[Sequence[str]],
 ) -> Chart:
@@ -152,7 +134,7 @@ def _chart(
         key=key,
         title=title,
         summary=summary,
-        svg=svg,
+        svg=drawing,
         columns=tuple(columns),
         rows=tuple(tuple(r) for r in rows),
     )
@@ -185,13 +167,13 @@ def bars(
     bottom = top + max(len(items), 1) * (bar_h + gap)
     if band:
         low_x, high_x = plot_x + band[0] * scale, plot_x + band[1] * scale
-        body.append(_rect(low_x, top - 6, high_x - low_x, bottom - top + 6, "#e3eef3"))
-        body.append(_line(low_x, top - 6, low_x, bottom, BRAND, 1.5, "5 3"))
-        body.append(_line(high_x, top - 6, high_x, bottom, BRAND, 1.5, "5 3"))
-        body.append(_text((low_x + high_x) / 2, top - 12, band_label, anchor="middle", size=12))
+        body.append(svg.rect(low_x, top - 6, high_x - low_x, bottom - top + 6, "#e3eef3"))
+        body.append(svg.line(low_x, top - 6, low_x, bottom, BRAND, 1.5, "5 3"))
+        body.append(svg.line(high_x, top - 6, high_x, bottom, BRAND, 1.5, "5 3"))
+        body.append(svg.text((low_x + high_x) / 2, top - 12, band_label, anchor="middle", size=12))
         for tick in (0.0, band[0], band[1], high):
             body.append(
-                _text(
+                svg.text(
                     plot_x + tick * scale,
                     bottom + 16,
                     f"{tick:g}",
@@ -202,17 +184,19 @@ def bars(
             )
     for i, (label, shown) in enumerate(items):
         y = top + i * (bar_h + gap)
-        body.append(_text(label_w - 8, y + bar_h * 0.7, _truncate(label), anchor="end"))
+        body.append(svg.text(label_w - 8, y + bar_h * 0.7, svg.truncate(label, 30), anchor="end"))
         if hidden(shown):
             body.append(_hidden_box(key, plot_x, y, 36, bar_h))
-            body.append(_text(plot_x + 44, y + bar_h * 0.7, shown.text, weight="600", fill=MUTED))
+            body.append(
+                svg.text(plot_x + 44, y + bar_h * 0.7, shown.text, weight="600", fill=MUTED)
+            )
             continue
         v = _number(shown)
         length = v * scale if math.isfinite(v) else 0.0
         if length > 0:
-            body.append(_rect(plot_x, y, length, bar_h, BRAND))
-        body.append(_text(plot_x + length + 6, y + bar_h * 0.7, shown.text, weight="600"))
-    body.append(_line(plot_x, top - 4, plot_x, bottom, INK, 1.5))
+            body.append(svg.rect(plot_x, y, length, bar_h, BRAND))
+        body.append(svg.text(plot_x + length + 6, y + bar_h * 0.7, shown.text, weight="600"))
+    body.append(svg.line(plot_x, top - 4, plot_x, bottom, INK, 1.5))
     summary = (summary or _("%(n)s bars.") % {"n": len(items)}) + _hidden_note(
         [s for _label, s in items]
     )
@@ -220,7 +204,7 @@ def bars(
         key,
         title,
         summary,
-        _svg(key, title, summary, width, height, body),
+        svg.document(key, title, summary, width, height, body),
         (label_heading, value_heading),
         [(label, s.text) for label, s in items],
     )
@@ -249,13 +233,13 @@ def heatmap(
     for c, label in enumerate(column_labels):
         if c % every == 0:
             body.append(
-                _text(
+                svg.text(
                     left + (c + 0.5) * cell_w, top - 8, label, anchor="middle", size=12, fill=MUTED
                 )
             )
     for r, label in enumerate(row_labels):
         y = top + r * cell_h
-        body.append(_text(left - 8, y + cell_h * 0.68, _truncate(label, 12), anchor="end"))
+        body.append(svg.text(left - 8, y + cell_h * 0.68, svg.truncate(label, 12), anchor="end"))
         for c, shown in enumerate(cells[r]):
             x = left + c * cell_w
             if hidden(shown):
@@ -264,13 +248,13 @@ def heatmap(
             v = _number(shown)
             share = (v / peak) if math.isfinite(v) else 0.0
             body.append(
-                _rect(x + 1, y + 1, cell_w - 2, cell_h - 2, _shade(share), f' stroke="{LINE}"')
+                svg.rect(x + 1, y + 1, cell_w - 2, cell_h - 2, _shade(share), f' stroke="{LINE}"')
             )
     legend_y = top + len(row_labels) * cell_h + 14
     for i, share in enumerate((0.0, 0.25, 0.5, 0.75, 1.0)):
-        body.append(_rect(left + i * 22, legend_y, 20, 14, _shade(share), f' stroke="{LINE}"'))
+        body.append(svg.rect(left + i * 22, legend_y, 20, 14, _shade(share), f' stroke="{LINE}"'))
     body.append(
-        _text(
+        svg.text(
             left + 5 * 22 + 8,
             legend_y + 12,
             _("none to the most (%(peak)s)") % {"peak": f"{peak:,.0f}"},
@@ -285,7 +269,7 @@ def heatmap(
         key,
         title,
         summary,
-        _svg(key, title, summary, width, height, body),
+        svg.document(key, title, summary, width, height, body),
         (corner, *column_labels),
         rows,
     )
@@ -320,19 +304,19 @@ def over_time(
     def sy(v: float) -> float:
         return top + plot_h - (max(v, 0.0) / high) * plot_h
 
-    body = [_hatch(key), _line(left, top + plot_h, left + plot_w, top + plot_h, INK)]
+    body = [_hatch(key), svg.line(left, top + plot_h, left + plot_w, top + plot_h, INK)]
     for frac in (0.5, 1.0):
         y = top + plot_h - frac * plot_h
-        body.append(_line(left, y, left + plot_w, y, LINE, 1))
+        body.append(svg.line(left, y, left + plot_w, y, LINE, 1))
         body.append(
-            _text(left - 6, y + 4, f"{high * frac:,.0f}", anchor="end", size=12, fill=MUTED)
+            svg.text(left - 6, y + 4, f"{high * frac:,.0f}", anchor="end", size=12, fill=MUTED)
         )
-    body.append(_text(left - 6, top + plot_h + 4, "0", anchor="end", size=12, fill=MUTED))
+    body.append(svg.text(left - 6, top + plot_h + 4, "0", anchor="end", size=12, fill=MUTED))
     shown_ticks = sorted({0, n // 2, n - 1}) if n > 2 else list(range(n))
     for i in shown_ticks:
         if i < len(labels):
             body.append(
-                _text(
+                svg.text(
                     left + (i + 0.5) * step,
                     top + plot_h + 18,
                     labels[i],
@@ -345,8 +329,8 @@ def over_time(
     for s, (name, values) in enumerate(series):
         colour, dash = styles[s % len(styles)]
         lx = left + s * 240
-        body.append(_line(lx, 12, lx + 28, 12, colour, 3 if s else 8, dash))
-        body.append(_text(lx + 34, 16, name, size=12))
+        body.append(svg.line(lx, 12, lx + 28, 12, colour, 3 if s else 8, dash))
+        body.append(svg.text(lx + 34, 16, name, size=12))
         points = []
         for i, shown in enumerate(values):
             if hidden(shown):
@@ -358,7 +342,7 @@ def over_time(
             if s == 0:
                 if v > 0:
                     body.append(
-                        _rect(
+                        svg.rect(
                             left + i * step + 1,
                             sy(v),
                             max(step - 2, 1.0),
@@ -368,16 +352,7 @@ def over_time(
                     )
             else:
                 points.append((left + (i + 0.5) * step, sy(v)))
-        if points:
-            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
-            dashed = f' stroke-dasharray="{dash}"' if dash else ""
-            body.append(
-                f'<polyline points="{path}" fill="none" stroke="{colour}" '
-                f'stroke-width="2.5"{dashed}/>'
-            )
-            body.extend(
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>' for x, y in points
-            )
+        body.extend(svg.polyline(points, colour, dash))
     summary = summary + _hidden_note([v for _name, values in series for v in values])
     rows = [
         (label, *(values[i].text if i < len(values) else "—" for _name, values in series))
@@ -387,7 +362,7 @@ def over_time(
         key,
         title,
         summary,
-        _svg(key, title, summary, width, height, body),
+        svg.document(key, title, summary, width, height, body),
         (label_heading, *(name for name, _values in series)),
         rows,
     )

@@ -45,9 +45,13 @@ RULES_FOR_EVERY_REPORT = """\
 - Suppression: outside the site's own staff (evaluators, commissioners, every public export,
   and `saferoom report` unless `--exact`), counts below the site's threshold are hidden, with
   secondary suppression so that no hidden cell can be rebuilt from totals. A network report
-  uses the strictest rule of its sites. A rate, share, ratio or cost per unit is recomputed
-  from the shown counts it is made of, and hidden when one of them is; a median or percentile
-  is hidden when its number of observations is. An indicator marked *never suppressed* (deaths
+  uses the strictest rule of its sites; its visits, episodes, emergencies and referrals per
+  site are published as one table with the network's totals, taking into account what the
+  reader sees on each site's own report, and the network's total is hidden (with a cell of
+  each of its tables) when the sites' own reports would otherwise give a small site away. A
+  rate, share, ratio or cost per unit is recomputed from the shown counts it is made of, and
+  hidden when one of them is; a median or percentile is hidden when its number of observations
+  is. An indicator marked *never suppressed* (deaths
   on site) is published as it is. Zero is always shown.
 - Every report can be exported (CSV, XLSX, JSON) and printed; the export carries the
   definitions and the suppression rule used.
@@ -118,8 +122,10 @@ Every report can be exported as CSV, XLSX or JSON (the report pages, the API and
 report --format csv|xlsx|json`). All three are made from the same published report: a figure
 has the same value and the same printed text in each, and a hidden figure appears only as its
 marker (`hidden` says whether it was hidden for being small, `primary`, or to protect another
-cell, `secondary`). Shares are fractions from 0 to 1 (printed as percentages); counts are
-whole numbers; money has two decimals and minutes one.
+cell, `secondary`). Every number is rounded once, half up, before any format is written:
+counts are whole numbers; shares are fractions from 0 to 1 to three places (a tenth of a
+percentage point: 0.1235 is carried as 0.124 and printed 12.4%); money, rates and ratios have
+two decimals and minutes one.
 
 **JSON** (version {exports.JSON_VERSION}): one object with `scope` (kind, name, network, and
 sites with slug and time zone), `period` (code, kind, first and last day), `generated_at`,

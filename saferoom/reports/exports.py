@@ -311,7 +311,7 @@ TOP = Alignment(wrap_text=True, vertical="top")
 NUMBER_FORMATS: dict[str, str] = {
     "count": "#,##0",
     "rate": "#,##0.00",
-    "share": "0.00%",  # four places as a fraction: the percentage exactly as normalised
+    "share": "0.0%",  # three places as a fraction: the percentage exactly as normalised
     "ratio": "#,##0.00",
     "minutes": "General",
     "money": "#,##0.00",

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
@@ -219,6 +219,23 @@ def nearest_rank(sorted_values: Sequence[float], p: float) -> float | None:
     return sorted_values[max(rank, 1) - 1]
 
 
+def counted_rank(counts: Mapping[int, int], p: float) -> int | None:
+    """:func:`nearest_rank` of the values ``counts`` holds, each as many times as counted
+    (``{5: 2, 9: 1}`` is 5, 5, 9), without writing them all out."""
+    n = sum(counts.values())
+    if not n:
+        return None
+    if not 0 < p <= 100:
+        raise ValueError("A percentile is above 0 and at most 100.")
+    rank = max(math.ceil(Fraction(str(p)) * n / 100), 1)
+    seen = 0
+    for value in sorted(counts):
+        seen += counts[value]
+        if seen >= rank:
+            return value
+    raise AssertionError("unreachable: the counts add up to n")
+
+
 def otherwise_group(location: str) -> str:
     """The U9 group of an answer to "where would you otherwise have used?"."""
     return OTHERWISE_GROUPS.get(location, "unknown")
@@ -227,12 +244,28 @@ def otherwise_group(location: str) -> str:
 TURNAWAY_CATEGORIES = ("capacity", "not_eligible", "banned", "intoxicated", "other")
 
 
-def open_seat_minutes(scope: Scope) -> list[CountRow]:
-    """U8's denominator: seat-minutes open, by site, local day and hour, and space kind
-    (``dim``), measure "open". A fixed site is open in its opening hours (a period that closes
-    earlier than it opens runs past midnight); a mobile unit between opening and closing each
-    stop. Seats are those of its consumption spaces in service now (not after-care). Nothing
-    after ``scope.now`` is open yet."""
+@dataclass(frozen=True)
+class Occupancy:
+    """U8's facts for a scope: seat-minutes open, and used (occupied or in clear-down) with
+    each site's local day, hour and space kind held to what was open then, by space kind and
+    by local hour; and the use left out (outside the opening hours, or in spaces now out of
+    service). Every kind with use or open minutes has an entry in both kind tables."""
+
+    used_kind: dict[str, int]
+    open_kind: dict[str, int]
+    used_hour: dict[int, int]
+    open_hour: dict[int, int]
+    outside: int
+
+
+@dataclass
+class _OpenSources:
+    seats: dict[int, dict[str, int]]
+    hours: dict[int, list[tuple[int, time, time]]]
+    stops: dict[int, list[tuple[datetime, datetime | None]]]
+
+
+def _open_sources(scope: Scope) -> _OpenSources:
     sites = list(scope.sites)
     seats: dict[int, dict[str, int]] = defaultdict(dict)
     for site_id, kind, total in (
@@ -259,28 +292,157 @@ def open_seat_minutes(scope: Scope) -> list[CountRow]:
             .values_list("site_id", "opened_at", "closed_at")
         ):
             stops[site_id].append((opened, closed))
+    return _OpenSources(seats=dict(seats), hours=dict(hours), stops=dict(stops))
 
-    rows: list[CountRow] = []
-    for site in sites:
-        if not seats.get(site.pk):
-            continue
+
+def _open_cells(
+    site: Site, sources: _OpenSources, period: Period, now: datetime
+) -> dict[tuple[date, int, str], int]:
+    """A site's open seat-minutes in ``period`` by (local day, hour, space kind); none 0."""
+    seats = sources.seats.get(site.pk)
+    if not seats:
+        return {}
+    tz = ZoneInfo(site.time_zone)
+    start, end = period.bounds(tz)
+    end = min(end, now)
+    if site.kind == Site.Kind.MOBILE:
+        intervals = [(o, c if c is not None else now) for o, c in sources.stops.get(site.pk, [])]
+    else:
+        intervals = _opening_intervals(sources.hours.get(site.pk, []), period, tz)
+    spans: dict[tuple[date, int], timedelta] = defaultdict(timedelta)
+    for a, b in _union(intervals, start, end):
+        for day_, hour, length in _local_hours(a, b, tz):
+            spans[day_, hour] += length
+    cells = {}
+    for (day_, hour), length in spans.items():
+        for kind, n in seats.items():
+            minutes = _minutes(length * n)
+            if minutes:
+                cells[day_, hour, kind] = minutes
+    return cells
+
+
+def open_seat_minutes(scope: Scope) -> list[CountRow]:
+    """U8's denominator: seat-minutes open, by site, local day and hour, and space kind
+    (``dim``), measure "open". A fixed site is open in its opening hours (a period that closes
+    earlier than it opens runs past midnight); a mobile unit between opening and closing each
+    stop. Seats are those of its consumption spaces in service now (not after-care). Nothing
+    after ``scope.now`` is open yet."""
+    sources = _open_sources(scope)
+    return [
+        CountRow(site.pk, day_, hour, "open", kind, minutes)
+        for site in scope.sites
+        for (day_, hour, kind), minutes in _open_cells(
+            site, sources, scope.period, scope.now
+        ).items()
+    ]
+
+
+def _period_days(period: Period) -> Iterator[date]:
+    day_ = period.first
+    while day_ <= period.last:
+        yield day_
+        day_ += timedelta(days=1)
+
+
+def _steady_days(period: Period, tz: ZoneInfo) -> set[date]:
+    """The days of ``period`` whose clocks keep one offset from UTC from the local midnight
+    that begins the day before to the one that ends the day (so a fixed site's opening hours
+    fall on such a day as on any other of its weekday)."""
+    offsets = {
+        d: datetime.combine(d, time.min, tzinfo=tz).utcoffset()
+        for d in _period_days(
+            Period("range", period.first - timedelta(days=1), period.last + timedelta(days=1))
+        )
+    }
+    one = timedelta(days=1)
+    return {d for d in _period_days(period) if offsets[d - one] == offsets[d] == offsets[d + one]}
+
+
+def _occupancy(scope: Scope) -> Occupancy:
+    """U8's facts. A fixed site's open minutes on a day whose clocks keep one offset (and
+    that is over at ``scope.now``) are those of its weekday, worked out once; the use of such
+    days, where the rollups cover them, is held to them by the database. Every other day (a
+    clocks change, today, a mobile unit's stops, days not rolled up) is worked out cell by
+    cell here."""
+    sources = _open_sources(scope)
+    caps: dict[int, dict[tuple[int, int, str], int]] = {}
+    irregular: dict[int, set[date]] = {}
+    exact: dict[tuple[int, date, int, str], int] = {}
+    open_kind: dict[str, int] = defaultdict(int)
+    open_hour: dict[int, int] = defaultdict(int)
+    period = scope.period
+    for site in scope.sites:
         tz = ZoneInfo(site.time_zone)
-        start, end = scope.bounds(site)
-        end = min(end, scope.now)
+        over = scope.now.astimezone(tz).date()  # days before this are over
+        weekdays: dict[int, dict[tuple[int, str], int]] = {}
+        odd: set[date] = set()
         if site.kind == Site.Kind.MOBILE:
-            intervals = [(o, c if c is not None else scope.now) for o, c in stops[site.pk]]
+            # Open at its stops, which differ every day: all of them worked out at once.
+            for (day_, hour, kind), minutes in _open_cells(
+                site, sources, period, scope.now
+            ).items():
+                exact[site.pk, day_, hour, kind] = minutes
+                open_kind[kind] += minutes
+                open_hour[hour] += minutes
+            caps[site.pk] = {}
+            irregular[site.pk] = set(_period_days(period))
+            continue
+        steady = _steady_days(period, tz)
+        times: dict[int, int] = defaultdict(int)  # steady days of each weekday
+        for day_ in _period_days(period):
+            if day_ < over and day_ in steady:
+                week = day_.weekday()
+                times[week] += 1
+                if week not in weekdays:
+                    one = _open_cells(site, sources, Period("range", day_, day_), scope.now)
+                    weekdays[week] = {(h, k): n for (_d, h, k), n in one.items()}
+                continue
+            odd.add(day_)
+            one = _open_cells(site, sources, Period("range", day_, day_), scope.now)
+            for (_d, hour, kind), minutes in one.items():
+                exact[site.pk, day_, hour, kind] = minutes
+                open_kind[kind] += minutes
+                open_hour[hour] += minutes
+        for week, cells in weekdays.items():
+            for (hour, kind), minutes in cells.items():
+                open_kind[kind] += minutes * times[week]
+                open_hour[hour] += minutes * times[week]
+        caps[site.pk] = {
+            (w, h, k): n for w, cells in weekdays.items() for (h, k), n in cells.items()
+        }
+        irregular[site.pk] = odd
+    sums, rows = rollups.clipped(scope, "occupied", caps, irregular)
+    used_kind: dict[str, int] = defaultdict(int)
+    used_hour: dict[int, int] = defaultdict(int)
+    outside = 0
+    for (kind, hour), (held, total) in sums.items():
+        used_kind[kind] += held
+        used_hour[hour] += held
+        open_kind[kind] += 0
+        outside += total - held
+    used_at: dict[tuple[int, date, int, str], int] = defaultdict(int)
+    for row in rows:
+        used_at[row.site_id, row.day, row.hour, row.dim] += row.value
+    for (site_id, day_, hour, kind), used in used_at.items():
+        if day_ in irregular[site_id]:
+            available = exact.get((site_id, day_, hour, kind), 0)
         else:
-            intervals = _opening_intervals(hours[site.pk], scope.period, tz)
-        spans: dict[tuple[date, int], timedelta] = defaultdict(timedelta)
-        for a, b in _union(intervals, start, end):
-            for day_, hour, length in _local_hours(a, b, tz):
-                spans[day_, hour] += length
-        for (day_, hour), length in spans.items():
-            for kind, n in seats[site.pk].items():
-                minutes = _minutes(length * n)
-                if minutes:
-                    rows.append(CountRow(site.pk, day_, hour, "open", kind, minutes))
-    return rows
+            available = caps[site_id].get((day_.weekday(), hour, kind), 0)
+        held = min(used, available)
+        used_kind[kind] += held
+        used_hour[hour] += held
+        open_kind[kind] += 0
+        outside += used - held
+    for kind in open_kind:
+        used_kind[kind] += 0
+    return Occupancy(
+        used_kind=dict(used_kind),
+        open_kind=dict(open_kind),
+        used_hour=dict(used_hour),
+        open_hour=dict(open_hour),
+        outside=outside,
+    )
 
 
 # --- reading the tables ---------------------------------------------------------------------
@@ -623,6 +785,19 @@ def counts(scope: Scope, measures: Iterable[str]) -> list[CountRow]:
     """Count rows of ``measures`` for the scope's sites and period (rollups where they are
     built, the raw tables elsewhere)."""
     return rollups.counts(scope, tuple(measures))
+
+
+def totals(
+    scope: Scope, measures: Iterable[str], by: Sequence[str] = ()
+) -> dict[tuple[Any, ...], int]:
+    """What :func:`counts` gives, added up by measure and the keys named in ``by`` ("site_id",
+    "day", "weekday", "hour", "dim"; keyed ``(measure, *keys)`` in that order), summed by the
+    database where the rollups cover the period."""
+    return rollups.totals(scope, measures, by)
+
+
+def occupancy(scope: Scope) -> Occupancy:
+    return _occupancy(scope)
 
 
 def unique_clients(scope: Scope) -> ClientCounts:

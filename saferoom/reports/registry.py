@@ -12,7 +12,7 @@ exact for the site's own staff, suppressed for everyone else — is decided afte
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
@@ -63,8 +63,14 @@ class Figure:
     basis: str | None = None
     note: str = ""  # e.g. the denominator a rate states ("per 1,000 supervised episodes (U2)")
     # A count that is one part of another count of the same indicator (registered visits of
-    # all visits): when any part is hidden, every part is, so none is total minus the others.
+    # all visits; checks before use of all checks): when any part is hidden, every part is,
+    # so none is the total minus the others; and when what the parts leave of the total is a
+    # small count, the parts are hidden, so that small count cannot be worked out either.
     part_of: str | None = None
+    # A count that is the sum of some rows of one of the indicator's one-way tables (referrals
+    # attended: the "attended" row of the status table): published from that table as shown,
+    # so it is shown only when the shown table gives it away anyway, and hidden otherwise.
+    rows_of: tuple[str, tuple[str, ...]] | None = None  # (table key, row keys)
 
 
 @dataclass(frozen=True)
@@ -78,7 +84,9 @@ class Breakdown:
     - All columns ``count`` and not additive (a client at two sites counts at each): each
       cell is suppressed on its own; no totals are shown.
     - First column ``count``, other columns of another kind (a stats table: n, median, p90):
-      the other columns of a row are hidden when its count is hidden.
+      the other columns of a row are hidden when its count is hidden. When ``additive``, the
+      first column adds up to the figure named by ``total_key`` (visits seen, of waits by
+      hour): it is published as a one-way table with that total, with secondary suppression.
     - No ``count`` column (occupancy shares): never suppressed.
     """
 
@@ -95,6 +103,30 @@ class Breakdown:
 
     def kinds(self) -> tuple[Kind, ...]:
         return self.column_kinds or tuple("count" for _ in self.columns)
+
+
+def one_way(
+    key: str,
+    label: str,
+    row_label: str,
+    rows: tuple[tuple[str, str], ...],
+    column: tuple[str, str],
+    counts: Mapping[str, int],
+    *,
+    total_key: str | None = "total",
+) -> Breakdown:
+    """An additive count table of one column (``column`` is its key and label): each row's
+    count from ``counts`` (0 when it has none), adding up to the indicator's ``total_key``.
+    Every group's one-way tables are made here."""
+    return Breakdown(
+        key=key,
+        label=label,
+        row_label=row_label,
+        rows=rows,
+        columns=(column,),
+        values=tuple((counts.get(row_key, 0),) for row_key, _label in rows),
+        total_key=total_key,
+    )
 
 
 @dataclass(frozen=True)
@@ -152,6 +184,11 @@ class Context:
         if code not in self._results:
             self._results[code] = INDICATORS[code].compute(self)
         return self._results[code]
+
+    @property
+    def computed(self) -> frozenset[str]:
+        """The codes computed so far."""
+        return frozenset(self._results)
 
     def value(self, ref: str) -> float | None:
         """The exact value of ``"CODE.key"``."""
@@ -238,6 +275,9 @@ class Report:
 
     scope: Scope
     results: dict[str, Result] = field(default_factory=dict)
+    # Indicators computed on the way to the ones asked for (S1 and U2 for S2 alone): not
+    # shown, but published with them, so a rate is made from its counts as shown.
+    support: dict[str, Result] = field(default_factory=dict)
 
     @property
     def generated_at(self) -> datetime:
@@ -252,6 +292,8 @@ def compute_report(scope: Scope, codes: Iterable[str] | None = None) -> Report:
     if unknown:
         raise KeyError(f"Unknown indicator {', '.join(unknown)}; known: {', '.join(registry)}.")
     ctx = Context(scope)
-    return Report(
-        scope=scope, results={code: ctx.result(code) for code in registry if code in wanted}
-    )
+    results = {code: ctx.result(code) for code in registry if code in wanted}
+    support = {
+        code: ctx.result(code) for code in registry if code not in wanted and code in ctx.computed
+    }
+    return Report(scope=scope, results=results, support=support)

@@ -579,7 +579,7 @@ XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml
 NUMBER_FORMATS: dict[str, str] = {
     "count": "#,##0",
     "rate": "#,##0.00",
-    "share": "0.00%",
+    "share": "0.0%",
     "ratio": "#,##0.00",
     "minutes": "General",
     "money": "#,##0.00",

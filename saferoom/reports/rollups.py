@@ -36,10 +36,11 @@ from __future__ import annotations
 import gc
 import hashlib
 import time as clock
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -66,6 +67,15 @@ CHUNK_DAYS = 31
 WORKER_BUDGET_SECONDS = 10.0
 
 TURNED_AWAY = "turned_away"
+
+# A finished month's count rows are also kept added up (``RollupMonthSum``), at these grains:
+# what each adds up by besides measure and dim, and the measures kept at it (None: all).
+MONTH_GRAINS: dict[str, tuple[frozenset[str], tuple[str, ...] | None]] = {
+    "month": (frozenset(), None),
+    "hour": (frozenset({"hour"}), ("wait",)),
+    "day": (frozenset({"day", "weekday"}), ("visit",)),
+    "weekday_hour": (frozenset({"weekday", "hour"}), ("visit",)),
+}
 
 
 # --- small helpers ----------------------------------------------------------------------------
@@ -423,9 +433,18 @@ def _covered(
 # --- readers ----------------------------------------------------------------------------------
 
 
-def counts(scope: Scope, measures: tuple[str, ...]) -> list[CountRow]:
-    """The rows ``facts.raw_counts`` would give for the scope: from the rollups for covered
-    days, from the raw tables for the rest (grouped into spans of days, sites by zone)."""
+@dataclass
+class _Plan:
+    """Where a scope's count rows come from: per site, the runs of days read from the day
+    rollups and the months read from the month sums; and the runs of days read raw (sites
+    grouped by zone)."""
+
+    stored: dict[int, list[tuple[date, date]]] = field(default_factory=dict)
+    summed: dict[int, list[date]] = field(default_factory=dict)
+    raw: dict[tuple[str, date, date], list[Site]] = field(default_factory=dict)
+
+
+def _checked(measures: Iterable[str]) -> tuple[str, ...]:
     from saferoom.reports import facts
 
     wanted = tuple(dict.fromkeys(measures))
@@ -434,39 +453,144 @@ def counts(scope: Scope, measures: tuple[str, ...]) -> list[CountRow]:
         raise ValueError(
             f"Unknown measure {', '.join(unknown)}; known: {', '.join(facts.MEASURES)}."
         )
-    if not wanted or not scope.sites:
-        return []
+    return wanted
+
+
+def _plan(scope: Scope, *, months: bool) -> _Plan:
+    """Which days of the scope are read from where. With ``months``, the whole calendar
+    months of the period whose days are all covered and whose sums are built are read from
+    the month sums."""
     first, last = scope.period.first, scope.period.last
     views, _ = _views(scope.sites, scope.now)
     covered = _covered_days(views, first, last, scope.now)
-    rows: list[CountRow] = []
-    stored: dict[int, list[tuple[date, date]]] = {}
-    raw_spans: dict[tuple[str, date, date], list[Site]] = defaultdict(list)
+    summed = _summed_months(views, covered, first, last, scope.now) if months else {}
+    plan = _Plan()
+    raw: dict[tuple[str, date, date], list[Site]] = defaultdict(list)
+    every_day = set(_days(first, last))
+    days_of: dict[date, set[date]] = {}
     for site in scope.sites:
         from_rollups, empty = covered[site.pk]
-        if from_rollups:
-            stored[site.pk] = _spans(from_rollups)
-        rest = set(_days(first, last)) - from_rollups - empty
-        for a, b in _spans(rest):
-            raw_spans[site.time_zone, a, b].append(site)
-    if stored:
-        rows += _stored_rows(stored, wanted)
-    for (_zone, a, b), sites in sorted(raw_spans.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        rows += facts.raw_counts(sites, a, b, wanted, scope.now)
+        in_months = summed.get(site.pk, [])
+        stored_days = from_rollups
+        if in_months:
+            plan.summed[site.pk] = in_months
+            for m in in_months:
+                if m not in days_of:
+                    days_of[m] = set(_days(m, _next_month(m) - timedelta(days=1)))
+                stored_days = stored_days - days_of[m]
+        if stored_days:
+            plan.stored[site.pk] = _spans(stored_days)
+        if len(from_rollups) + len(empty) < len(every_day):
+            for a, b in _spans(every_day - from_rollups - empty):
+                raw[site.time_zone, a, b].append(site)
+    plan.raw = dict(sorted(raw.items(), key=lambda kv: (kv[0][1], kv[0][0])))
+    return plan
+
+
+def _summed_months(
+    views: dict[int, _SiteView],
+    covered: dict[int, tuple[set[date], set[date]]],
+    first: date,
+    last: date,
+    now: datetime,
+) -> dict[int, list[date]]:
+    """Per site, the whole months of first..last read from the month sums: every day of the
+    month covered (or with nothing to count), and the sums built since (they are thrown away
+    whenever one of the month's days is)."""
+    return _remembered(  # type: ignore[no-any-return]
+        ("months", tuple(views), first, last, now),
+        lambda: _find_summed_months(views, covered, first, last),
+    )
+
+
+def _find_summed_months(
+    views: dict[int, _SiteView],
+    covered: dict[int, tuple[set[date], set[date]]],
+    first: date,
+    last: date,
+) -> dict[int, list[date]]:
+    from saferoom.reports.models import RollupMonthSummed
+
+    whole = {
+        m: set(_days(m, _next_month(m) - timedelta(days=1)))
+        for m in _months(first, last)
+        if m >= first and _next_month(m) - timedelta(days=1) <= last
+    }
+    candidates: dict[int, set[date]] = {}
+    for pk in views:
+        from_rollups, empty = covered[pk]
+        if not from_rollups:
+            continue
+        for m, days in whole.items():
+            if all(d in from_rollups or d in empty for d in days) and not days.isdisjoint(
+                from_rollups
+            ):
+                candidates.setdefault(pk, set()).add(m)
+    if not candidates:
+        return {}
+    found: dict[int, list[date]] = defaultdict(list)
+    lowest = min(min(ms) for ms in candidates.values())
+    highest = max(max(ms) for ms in candidates.values())
+    for site_id, m in (
+        RollupMonthSummed.objects.filter(
+            site_id__in=list(candidates), month__gte=lowest, month__lte=highest
+        )
+        .order_by("site_id", "month")
+        .values_list("site_id", "month")
+    ):
+        if m in candidates[site_id]:
+            found[site_id].append(m)
+    return dict(found)
+
+
+def counts(scope: Scope, measures: tuple[str, ...]) -> list[CountRow]:
+    """The rows ``facts.raw_counts`` would give for the scope: from the rollups for covered
+    days, from the raw tables for the rest (grouped into spans of days, sites by zone)."""
+    wanted = _checked(measures)
+    if not wanted or not scope.sites:
+        return []
+    return _cells(scope, wanted, _plan(scope, months=False))
+
+
+def _cells(scope: Scope, measures: tuple[str, ...], plan: _Plan) -> list[CountRow]:
+    from saferoom.reports import facts
+
+    rows: list[CountRow] = []
+    if plan.stored:
+        rows += _stored_rows(plan.stored, measures)
+    for (_zone, a, b), sites in plan.raw.items():
+        rows += facts.raw_counts(sites, a, b, measures, scope.now)
     return rows
 
 
-def _where_spans(spans: dict[int, list[tuple[date, date]]]) -> tuple[str, list[Any]]:
+def _where_spans(
+    spans: dict[int, list[tuple[date, date]]], table: str = ""
+) -> tuple[str, list[Any]]:
+    """SQL for the rows of these sites on these runs of days. Sites with the same runs share
+    a clause: their ids, the first and last day, and the few days between left out — one
+    range of the (site, measure, day) index per site, where a clause per run would have
+    PostgreSQL combine dozens of bitmaps (and scan the index on the measure alone)."""
+    alike: dict[tuple[tuple[date, date], ...], list[int]] = defaultdict(list)
+    for site_id, site_runs in spans.items():
+        alike[tuple(site_runs)].append(site_id)
     clauses = []
     params: list[Any] = []
-    for site_id, runs in spans.items():
-        for a, b in runs:
-            if a == b:
-                clauses.append("(site_id = %s AND day = %s)")
-                params += [site_id, a]
-            else:
-                clauses.append("(site_id = %s AND day BETWEEN %s AND %s)")
-                params += [site_id, a, b]
+    for runs, ids in alike.items():
+        lowest, highest = runs[0][0], runs[-1][1]
+        gaps = [
+            d
+            for (_a, b), (c, _d) in pairwise(runs)
+            for d in _days(b + timedelta(days=1), c - timedelta(days=1))
+        ]
+        sites = f"{table}site_id IN ({', '.join(['%s'] * len(ids))})"
+        if len(gaps) <= 100:
+            left_out = f" AND {table}day NOT IN ({', '.join(['%s'] * len(gaps))})" if gaps else ""
+            clauses.append(f"({sites} AND {table}day BETWEEN %s AND %s{left_out})")
+            params += [*ids, lowest, highest, *gaps]
+        else:
+            ranges = " OR ".join([f"{table}day BETWEEN %s AND %s"] * len(runs))
+            clauses.append(f"({sites} AND ({ranges}))")
+            params += [*ids, *(d for run in runs for d in run)]
     return "(" + " OR ".join(clauses) + ")", params
 
 
@@ -498,13 +622,32 @@ def _stored_rows(spans: dict[int, list[tuple[date, date]]], measures: tuple[str,
 
 
 KEYS = ("site_id", "day", "weekday", "hour", "dim")
-# The columns of each key, SQLite's [False] and PostgreSQL's [True] (weekday: 0 = Monday).
-_SQL_KEYS = {
-    False: {"site_id": "site_id", "day": "CAST(day AS TEXT)", "hour": "hour", "dim": "dim",
-            "weekday": "(CAST(strftime('%%w', day) AS INTEGER) + 6) %% 7"},
-    True: {"site_id": "site_id", "day": "day", "hour": "hour", "dim": "dim",
-           "weekday": "(EXTRACT(ISODOW FROM day)::int - 1)"},
-}  # fmt: skip
+
+
+def _weekday_sql(column: str) -> str:
+    """The weekday of a date column (0 = Monday), in this database's SQL."""
+    if connection.vendor == "postgresql":
+        return f"(EXTRACT(ISODOW FROM {column})::int - 1)"
+    return f"((CAST(strftime('%%w', {column}) AS INTEGER) + 6) %% 7)"
+
+
+def _day_key_sql(key: str) -> str:
+    return {
+        "site_id": "site_id",
+        "day": "day" if connection.vendor == "postgresql" else "CAST(day AS TEXT)",
+        "hour": "hour",
+        "dim": "dim",
+        "weekday": _weekday_sql("day"),
+    }[key]
+
+
+def _grain_for(measure: str, keys: tuple[str, ...]) -> str | None:
+    """The month sums' grain that answers ``measure`` added up by ``keys`` (None: none)."""
+    needed = set(keys) - {"site_id", "dim"}
+    for grain, (holds, kept) in MONTH_GRAINS.items():
+        if needed <= holds and (kept is None or measure in kept):
+            return grain
+    return None
 
 
 def totals(
@@ -512,57 +655,181 @@ def totals(
 ) -> dict[tuple[Any, ...], int]:
     """The scope's count rows added up by ``measure`` and the keys named in ``by`` (any of
     "site_id", "day", "weekday" (0 = Monday), "hour", "dim", in that order in the key
-    tuple): what :func:`counts` gives, summed, but added up by the database for the days the
-    rollups cover — a network's year is a few thousand sums instead of millions of rows."""
+    tuple): what :func:`counts` gives, summed, but added up by the database: whole months
+    from the month sums (``MONTH_GRAINS``) where they hold the keys asked for, the other
+    covered days from the day rollups, and the rest raw — a network's year is a few
+    thousand sums instead of millions of rows."""
     from saferoom.reports import facts
 
     keys = tuple(k for k in KEYS if k in by)
     if len(keys) != len(tuple(by)):
         raise ValueError(f"totals() adds up by {', '.join(KEYS)}.")
-    wanted = tuple(dict.fromkeys(measures))
-    unknown = [m for m in wanted if m not in facts.MEASURES]
-    if unknown:
-        raise ValueError(f"Unknown measure {', '.join(unknown)}.")
-    result: dict[tuple[Any, ...], int] = defaultdict(int)
+    wanted = _checked(measures)
     if not wanted or not scope.sites:
         return {}
-    first, last = scope.period.first, scope.period.last
-    views, _ = _views(scope.sites, scope.now)
-    covered = _covered_days(views, first, last, scope.now)
-    stored: dict[int, list[tuple[date, date]]] = {}
-    raw_spans: dict[tuple[str, date, date], list[Site]] = defaultdict(list)
-    for site in scope.sites:
-        from_rollups, empty = covered[site.pk]
-        if from_rollups:
-            stored[site.pk] = _spans(from_rollups)
-        for a, b in _spans(set(_days(first, last)) - from_rollups - empty):
-            raw_spans[site.time_zone, a, b].append(site)
-    if stored:
-        where, params = _where_spans(stored)
-        columns = ", ".join(("measure", *(_SQL_KEYS[connection.vendor == "postgresql"][k]
-                                           for k in keys)))  # fmt: skip
+    result: dict[tuple[Any, ...], int] = defaultdict(int)
+    by_grain: dict[str | None, list[str]] = defaultdict(list)
+    for measure in wanted:
+        by_grain[_grain_for(measure, keys)].append(measure)
+    plans = {}
+    if None in by_grain:
+        plans[False] = _plan(scope, months=False)
+    if any(g is not None for g in by_grain):
+        plans[True] = _plan(scope, months=True)
+    for grain, group in by_grain.items():
+        plan = plans[grain is not None]
+        if grain is not None and plan.summed:
+            _add_month_sums(result, plan.summed, grain, tuple(group), keys)
+        if plan.stored:
+            _add_day_sums(result, plan.stored, tuple(group), keys)
+        for (_zone, a, b), sites in plan.raw.items():
+            for row in facts.raw_counts(sites, a, b, group, scope.now):
+                values = {"site_id": row.site_id, "day": row.day, "weekday": row.day.weekday(),
+                          "hour": row.hour, "dim": row.dim}  # fmt: skip
+                result[(row.measure, *(values[k] for k in keys))] += row.value
+    return dict(result)
+
+
+def _add_day_sums(
+    result: dict[tuple[Any, ...], int],
+    spans: dict[int, list[tuple[date, date]]],
+    measures: tuple[str, ...],
+    keys: tuple[str, ...],
+) -> None:
+    where, params = _where_spans(spans)
+    columns = ", ".join(("measure", *(_day_key_sql(k) for k in keys)))
+    sql = (
+        f"SELECT {columns}, SUM(value) FROM reports_rollupcount WHERE {where} "  # noqa: S608
+        f"AND measure IN ({', '.join(['%s'] * len(measures))}) "
+        f"GROUP BY {', '.join(str(i) for i in range(1, len(keys) + 2))}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *measures])
+        fetched = cursor.fetchall()
+    day_at = 1 + keys.index("day") if "day" in keys else None
+    weekday_at = 1 + keys.index("weekday") if "weekday" in keys else None
+    for *key, total in fetched:
+        if day_at is not None and not isinstance(key[day_at], date):
+            key[day_at] = date.fromisoformat(key[day_at])
+        if weekday_at is not None:
+            key[weekday_at] = int(key[weekday_at])
+        result[tuple(key)] += int(total)
+
+
+def _add_month_sums(
+    result: dict[tuple[Any, ...], int],
+    months: dict[int, list[date]],
+    grain: str,
+    measures: tuple[str, ...],
+    keys: tuple[str, ...],
+) -> None:
+    clauses = []
+    params: list[Any] = [grain, *measures]
+    for site_id, ms in months.items():
+        clauses.append(f"(site_id = %s AND month IN ({', '.join(['%s'] * len(ms))}))")
+        params += [site_id, *ms]
+    # Grouped by what the keys need: the month and part are needed only to name days, hours
+    # or weekdays.
+    parted = bool(set(keys) - {"site_id", "dim"})
+    month = "month" if connection.vendor == "postgresql" else "CAST(month AS TEXT)"
+    columns = [
+        "measure",
+        "site_id" if "site_id" in keys else "0",
+        month if grain == "day" and parted else "NULL",
+        "part" if parted else "0",
+        "dim" if "dim" in keys else "''",
+    ]
+    sql = (
+        f"SELECT {', '.join(columns)}, SUM(value) FROM reports_rollupmonthsum "  # noqa: S608
+        f"WHERE grain = %s AND measure IN ({', '.join(['%s'] * len(measures))}) "
+        f"AND ({' OR '.join(clauses)}) GROUP BY 1, 2, 3, 4, 5"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    first_days: dict[Any, date] = {}
+    for measure, site_id, m, part, dim, total in fetched:
+        values: dict[str, Any] = {"site_id": site_id, "dim": dim}
+        if grain == "day" and parted:
+            if m not in first_days:
+                first_days[m] = m if isinstance(m, date) else date.fromisoformat(m)
+            d = first_days[m] + timedelta(days=part - 1)
+            values["day"] = d
+            values["weekday"] = d.weekday()
+        elif grain == "weekday_hour":
+            values["weekday"], values["hour"] = divmod(part, 24)
+        elif grain == "hour":
+            values["hour"] = part
+        result[(measure, *(values[k] for k in keys))] += int(total)
+
+
+def clipped(
+    scope: Scope,
+    measure: str,
+    caps: dict[int, dict[tuple[int, int, str], int]],
+    irregular: dict[int, set[date]],
+) -> tuple[dict[tuple[str, int], tuple[int, int]], list[CountRow]]:
+    """U8's use, each cell (site, day, hour, dim) held to a cap: for the covered days not
+    named in ``irregular``, per (dim, hour), the sum of min(value, cap) and the sum of value,
+    added up by the database, the cap of a cell being ``caps[site][weekday, hour, dim]`` (0
+    when missing); and the cell rows of every other day of the scope (rollups or raw), for
+    the caller to hold to caps of its own."""
+    wanted = _checked([measure])
+    if not scope.sites:
+        return {}, []
+    plan = _plan(scope, months=False)
+    regular = dict(plan.stored)
+    left: dict[int, list[tuple[date, date]]] = {}
+    for site_id, runs in plan.stored.items():
+        odd = irregular.get(site_id, set())
+        days = {d for a, b in runs for d in _days(a, b)}
+        if odd & days:
+            regular[site_id] = _spans(days - odd)
+            left[site_id] = _spans(days & odd)
+    regular = {k: v for k, v in regular.items() if v}
+    sums: dict[tuple[str, int], tuple[int, int]] = defaultdict(lambda: (0, 0))
+    if regular:
+        # Cells are added up by site, weekday, hour and dim, each held to its site and dim's
+        # usual cap (a join), or to the cap of its weekday and hour where that differs (a
+        # part-open hour); a closed hour's cells (cap 0) are all left out here.
+        usual: dict[tuple[int, str], int] = {}
+        cases: list[str] = []
+        params: list[Any] = []
+        weekday = _weekday_sql("r.day")
+        for site_id, table in caps.items():
+            seen: dict[str, Counter[int]] = defaultdict(Counter)
+            for (_w, _h, dim), cap in table.items():
+                seen[dim][cap] += 1
+            for dim, found in seen.items():
+                usual[site_id, dim] = found.most_common(1)[0][0]
+            for (w, h, dim), cap in table.items():
+                if cap != usual[site_id, dim]:
+                    cases.append(
+                        f"WHEN r.site_id = %s AND r.dim = %s AND {weekday} = %s "
+                        "AND r.hour = %s THEN %s"
+                    )
+                    params += [site_id, dim, w, h, cap]
+        caps_sql = ", ".join(["(%s, %s, %s)"] * len(usual)) or "(0, '', 0)"
+        params = [p for (site_id, dim), cap in usual.items() for p in (site_id, dim, cap)] + params
+        cap_of = f"CASE {' '.join(cases)} ELSE u.cap END" if cases else "u.cap"
+        least = "LEAST" if connection.vendor == "postgresql" else "MIN"
+        where, span_params = _where_spans(regular, "r.")
         sql = (
-            f"SELECT {columns}, SUM(value) FROM reports_rollupcount WHERE {where} "  # noqa: S608
-            f"AND measure IN ({', '.join(['%s'] * len(wanted))}) "
-            f"GROUP BY {', '.join(str(i) for i in range(1, len(keys) + 2))}"
+            f"WITH u (site_id, dim, cap) AS (VALUES {caps_sql}) "  # noqa: S608
+            f"SELECT r.site_id, {weekday}, r.hour, r.dim, SUM(r.value), "
+            f"SUM({least}(r.value, COALESCE({cap_of}, 0))) FROM reports_rollupcount r "
+            "LEFT JOIN u ON u.site_id = r.site_id AND u.dim = r.dim "
+            f"WHERE r.measure = %s AND {where} GROUP BY 1, 2, 3, 4"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, *wanted])
-            for *key, total in cursor.fetchall():
-                if "day" in keys:
-                    i = 1 + keys.index("day")
-                    if not isinstance(key[i], date):
-                        key[i] = date.fromisoformat(key[i])
-                if "weekday" in keys:
-                    i = 1 + keys.index("weekday")
-                    key[i] = int(key[i])
-                result[tuple(key)] += int(total)
-    for (_zone, a, b), sites in raw_spans.items():
-        for row in facts.raw_counts(sites, a, b, wanted, scope.now):
-            values = {"site_id": row.site_id, "day": row.day, "weekday": row.day.weekday(),
-                      "hour": row.hour, "dim": row.dim}  # fmt: skip
-            result[(row.measure, *(values[k] for k in keys))] += row.value
-    return dict(result)
+            cursor.execute(sql, [*params, wanted[0], *span_params])
+            fetched = cursor.fetchall()
+        for site_id, w, hour, dim, total, kept in fetched:
+            open_ = caps.get(site_id, {}).get((int(w), int(hour), dim), 0)
+            before = sums[dim, int(hour)]
+            sums[dim, int(hour)] = (before[0] + (int(kept) if open_ else 0), before[1] + int(total))
+    cells = _cells(scope, wanted, _Plan(stored=left, raw=plan.raw))
+    return dict(sums), cells
 
 
 def _whole_months(scope: Scope) -> list[date] | None:
@@ -628,14 +895,18 @@ def unique_clients(scope: Scope) -> ClientCounts:
     placeholders = ", ".join(["%s"] * len(site_ids))
     where = f"cm.site_id IN ({placeholders}) AND cm.month >= %s AND cm.month <= %s"
     params: list[Any] = [*site_ids, months[0], months[-1]]
+    # Added up by the database: clients by their number of visits in the period, gender and
+    # year of birth (with their client-months), and distinct clients per site.
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT SUM(cm.visits), COUNT(*), c.gender, c.year_of_birth "  # noqa: S608
-            "FROM reports_rollupclientmonth cm JOIN clients_client c ON c.id = cm.client_id "
-            f"WHERE {where} GROUP BY cm.client_id, c.gender, c.year_of_birth",
+            "SELECT per.visits, c.gender, c.year_of_birth, COUNT(*), SUM(per.months) "  # noqa: S608
+            "FROM (SELECT cm.client_id, SUM(cm.visits) AS visits, COUNT(*) AS months "
+            f"FROM reports_rollupclientmonth cm WHERE {where} GROUP BY cm.client_id) per "
+            "JOIN clients_client c ON c.id = per.client_id "
+            "GROUP BY per.visits, c.gender, c.year_of_birth",
             params,
         )
-        per_client = cursor.fetchall()
+        grouped = cursor.fetchall()
         cursor.execute(
             "SELECT cm.site_id, COUNT(DISTINCT cm.client_id) "  # noqa: S608
             "FROM reports_rollupclientmonth cm "
@@ -646,14 +917,16 @@ def unique_clients(scope: Scope) -> ClientCounts:
     year = scope.period.first.year
     by_gender: dict[str, int] = defaultdict(int)
     by_age_band: dict[str, int] = defaultdict(int)
-    visits: list[int] = []
+    how_many: dict[int, int] = defaultdict(int)
     monthly_sum = 0
-    for total, n_months, gender, born in per_client:
-        visits.append(int(total))
-        monthly_sum += n_months
-        by_gender[gender] += 1
-        by_age_band[age_band(born, year) or "not_known"] += 1
-    visits.sort()
+    for total, gender, born, n, months_of in grouped:
+        how_many[int(total)] += n
+        by_gender[gender] += n
+        by_age_band[age_band(born, year) or "not_known"] += n
+        monthly_sum += int(months_of)
+    visits: list[int] = []
+    for total in sorted(how_many):
+        visits += [total] * how_many[total]
     return facts.ClientCounts(
         total=len(visits),
         by_site=by_site,
@@ -700,45 +973,46 @@ def new_registrations(scope: Scope) -> NewClients:
         where |= Q(
             site_id__in=[s.pk for s in zone_sites], arrived_at__gte=start, arrived_at__lt=end
         )
-    firsts: dict[int, tuple[datetime, int, int]] = {}
-    people: dict[int, tuple[str, int | None]] = {}
-    for client_id, arrived, visit_id, site_id, gender, born in (
+    # The stored first visits in the period, counted by the database by gender and year of
+    # birth; then the clients of recent changes are taken out and counted again by hand.
+    people: dict[tuple[str, int | None], int] = defaultdict(int)
+    for gender, born, n in (
         RollupFirstVisit.objects.filter(where)
+        .values("client__gender", "client__year_of_birth")
+        .annotate(n=Count("client_id"))
         .order_by()
-        .values_list(
-            "client_id",
-            "arrived_at",
-            "visit_id",
-            "site_id",
-            "client__gender",
-            "client__year_of_birth",
-        )
+        .values_list("client__gender", "client__year_of_birth", "n")
     ):
-        firsts[client_id] = (arrived, visit_id, site_id)
-        people[client_id] = (gender, born)
+        people[gender, born] += n
     if recent:
-        missing = [c for c in recent if c not in firsts]
-        for client_id, arrived, visit_id, site_id in RollupFirstVisit.objects.filter(
-            client_id__in=missing
-        ).values_list("client_id", "arrived_at", "visit_id", "site_id"):
-            firsts[client_id] = (arrived, visit_id, site_id)
+        ids = list(recent)
+        stored: dict[int, tuple[datetime, int, int]] = {}
+        about: dict[int, tuple[str, int | None]] = {}
+        for i in range(0, len(ids), 5000):
+            chunk = ids[i : i + 5000]
+            for client_id, arrived, visit_id, site_id in RollupFirstVisit.objects.filter(
+                client_id__in=chunk
+            ).values_list("client_id", "arrived_at", "visit_id", "site_id"):
+                stored[client_id] = (arrived, visit_id, site_id)
+            for pk, gender, born in Client.objects.filter(pk__in=chunk).values_list(
+                "pk", "gender", "year_of_birth"
+            ):
+                about[pk] = (gender, born)
         for client_id, candidate in recent.items():
-            if client_id not in firsts or candidate[:2] < firsts[client_id][:2]:
-                firsts[client_id] = candidate
-        unknown = [c for c in recent if c not in people]
-        for pk, gender, born in Client.objects.filter(pk__in=unknown).values_list(
-            "pk", "gender", "year_of_birth"
-        ):
-            people[pk] = (gender, born)
+            before = stored.get(client_id)
+            if before is not None and counted(before[2], before[0]):
+                people[about[client_id]] -= 1
+            first = candidate if before is None or candidate[:2] < before[:2] else before
+            if counted(first[2], first[0]):
+                people[about[client_id]] += 1
     year = scope.period.first.year
     by_gender: dict[str, int] = defaultdict(int)
     by_age_band: dict[str, int] = defaultdict(int)
-    for client_id, (arrived, _visit_id, site_id) in firsts.items():
-        if not counted(site_id, arrived):
+    for (gender, born), n in people.items():
+        if not n:
             continue
-        gender, born = people[client_id]
-        by_gender[gender] += 1
-        by_age_band[age_band(born, year) or "not_known"] += 1
+        by_gender[gender] += n
+        by_age_band[age_band(born, year) or "not_known"] += n
     return facts.NewClients(
         total=sum(by_gender.values()), by_gender=dict(by_gender), by_age_band=dict(by_age_band)
     )
@@ -760,6 +1034,7 @@ class BuildSummary:
     days: int = 0
     rows: int = 0
     months: int = 0
+    month_sums: int = 0  # site-months of count rows added up
     stale_days: int = 0
     stale_months: int = 0
     first_visits: int = 0
@@ -770,7 +1045,8 @@ class BuildSummary:
     def lines(self) -> list[str]:
         return [
             f"Rolled up {self.days} site-day(s) ({self.rows} count rows) and "
-            f"{self.months} site-month(s) of clients at {self.sites} site(s) "
+            f"{self.months} site-month(s) of clients and {self.month_sums} of count sums "
+            f"at {self.sites} site(s) "
             f"in {self.seconds:.1f} s.",
             f"Dropped as changed since built: {self.stale_days} day(s), "
             f"{self.stale_months} month(s); first visits updated: {self.first_visits}.",
@@ -813,10 +1089,18 @@ def build(
         if not _build_months(site, now_, summary, deadline):
             summary.finished = False
             break
+        if not _build_month_sums(site, now_, summary, deadline):
+            summary.finished = False
+            break
     if summary.rows > 100_000 and connection.vendor == "postgresql":
         # Fresh statistics after a large build (autovacuum would gather them, later).
         with connection.cursor() as cursor:
-            for table in ("reports_rollupcount", "reports_rollupday", "reports_rollupclientmonth"):
+            for table in (
+                "reports_rollupcount",
+                "reports_rollupday",
+                "reports_rollupclientmonth",
+                "reports_rollupmonthsum",
+            ):
                 cursor.execute(f"ANALYZE {table}")
     summary.seconds = clock.monotonic() - started
     forget_seen()
@@ -834,6 +1118,8 @@ def forget(sites: Sequence[Site]) -> None:
         RollupDay,
         RollupFirstVisit,
         RollupMonth,
+        RollupMonthSum,
+        RollupMonthSummed,
         RollupWatermark,
     )
     from saferoom.sites.models import Site
@@ -849,6 +1135,8 @@ def forget(sites: Sequence[Site]) -> None:
         RollupWatermark.objects.filter(site__in=ids).delete()
         RollupDay.objects.filter(site__in=ids).delete()
         RollupCount.objects.filter(site__in=ids).delete()
+        RollupMonthSummed.objects.filter(site__in=ids).delete()
+        RollupMonthSum.objects.filter(site__in=ids).delete()
         RollupMonth.objects.filter(site__in=ids).delete()
         RollupClientMonth.objects.filter(site__in=ids).delete()
         if whole:
@@ -882,6 +1170,7 @@ def _look_at_changes(
                 summary.first_looks += 1
                 RollupDay.objects.filter(site=site).delete()
                 RollupCount.objects.filter(site=site).delete()
+                _drop_month_sums(site, None)
                 RollupMonth.objects.filter(site=site).delete()
                 RollupClientMonth.objects.filter(site=site).delete()
                 first = (
@@ -914,14 +1203,31 @@ def _drop_stale_days(site: Site, touched: dict[date, datetime]) -> int:
     if not touched:
         return 0
     stale = [
-        pk
+        (pk, d)
         for pk, d, built_at in RollupDay.objects.filter(
             site=site, day__gte=min(touched), day__lte=max(touched)
         ).values_list("pk", "day", "built_at")
         if d in touched and not _fresh(built_at, touched[d])
     ]
-    RollupDay.objects.filter(pk__in=stale).delete()
+    RollupDay.objects.filter(pk__in=[pk for pk, _d in stale]).delete()
+    _drop_month_sums(site, {_month(d) for _pk, d in stale})
     return len(stale)
+
+
+def _drop_month_sums(site: Site, months: set[date] | None) -> None:
+    """Throw away the month sums of these months (None: all): one of their days is gone or
+    is being built again."""
+    from saferoom.reports.models import RollupMonthSum, RollupMonthSummed
+
+    if months is not None and not months:
+        return
+    marks = RollupMonthSummed.objects.filter(site=site)
+    sums = RollupMonthSum.objects.filter(site=site)
+    if months is not None:
+        marks = marks.filter(month__in=sorted(months))
+        sums = sums.filter(grain__in=list(MONTH_GRAINS), month__in=sorted(months))
+    marks.delete()
+    sums.delete()
 
 
 def _drop_stale_months(site: Site, touched: dict[date, datetime]) -> int:
@@ -1067,6 +1373,7 @@ def _build_days(
         with transaction.atomic():
             RollupWatermark.objects.select_for_update().filter(site=site).first()
             RollupDay.objects.filter(site=site, day__gte=a, day__lte=b).delete()
+            _drop_month_sums(site, set(_months(a, b)))
             # Every measure named, so the (site, measure, day) index finds the rows.
             RollupCount.objects.filter(
                 site=site, measure__in=facts.MEASURES, day__gte=a, day__lte=b
@@ -1170,3 +1477,88 @@ def client_merged(*, kept_id: int, merged_id: int, network_id: int) -> None:
             RollupFirstVisit.objects.create(
                 client_id=kept_id, arrived_at=found[0], visit_id=found[1], site_id=found[2]
             )
+
+
+def _month_sums_sql() -> str:
+    """INSERT … SELECT that adds up a site's day rollups of one month at every grain of
+    ``MONTH_GRAINS``. Parameters, per grain: the month, the site, the month's first and last
+    day, then the measures kept at that grain (if not all)."""
+    from saferoom.reports import facts
+
+    postgres = connection.vendor == "postgresql"
+    parts = {
+        "month": "0",
+        "hour": "hour",
+        "day": "EXTRACT(DAY FROM day)::int"
+        if postgres
+        else "CAST(strftime('%%d', day) AS INTEGER)",
+        "weekday_hour": f"{_weekday_sql('day')} * 24 + hour",
+    }
+    selects = []
+    for grain, (_holds, kept) in MONTH_GRAINS.items():
+        measures = kept if kept is not None else facts.MEASURES
+        selects.append(
+            f"SELECT site_id, %s, '{grain}', {parts[grain]}, measure, dim, SUM(value) "  # noqa: S608
+            "FROM reports_rollupcount WHERE site_id = %s AND day BETWEEN %s AND %s "
+            f"AND measure IN ({', '.join(['%s'] * len(measures))}) "
+            f"GROUP BY site_id, measure, dim{'' if grain == 'month' else ', ' + parts[grain]}"
+        )
+    return (
+        "INSERT INTO reports_rollupmonthsum (site_id, month, grain, part, measure, dim, value) "
+        + " UNION ALL ".join(selects)
+    )
+
+
+def _month_sums_params(site: Site, m: date) -> list[Any]:
+    from saferoom.reports import facts
+
+    params: list[Any] = []
+    for _holds, kept in MONTH_GRAINS.values():
+        measures = kept if kept is not None else facts.MEASURES
+        params += [m, site.pk, m, _next_month(m) - timedelta(days=1), *measures]
+    return params
+
+
+def _build_month_sums(
+    site: Site, now: datetime, summary: BuildSummary, deadline: float | None
+) -> bool:
+    """Add up the day rollups of the site's finished months whose every day is built (from
+    the sources of today) and which are not added up yet, by the database. False when the
+    time budget ran out."""
+    from saferoom.reports.models import RollupDay, RollupMonthSummed, RollupWatermark
+
+    mark = RollupWatermark.objects.filter(site=site).first()
+    if mark is None or mark.first_arrival is None:
+        return True
+    tz = ZoneInfo(site.time_zone)
+    first = mark.first_arrival.astimezone(tz).date()
+    last_day = _finished(tz, now)
+    summed = set(RollupMonthSummed.objects.filter(site=site).values_list("month", flat=True))
+    sources = Sources([site])
+    sql = _month_sums_sql()
+    for m in _months(first, last_day):
+        month_last = _next_month(m) - timedelta(days=1)
+        if month_last > last_day or m in summed:
+            continue
+        if _out_of_time(deadline, summary):
+            return False
+        with transaction.atomic():
+            locked = RollupWatermark.objects.select_for_update().filter(site=site).first()
+            if locked is None or locked.first_arrival is None:
+                return True
+            lowest = max(m, locked.first_arrival.astimezone(tz).date())
+            built = {
+                d
+                for d, made_from in RollupDay.objects.filter(
+                    site=site, day__gte=lowest, day__lte=month_last
+                ).values_list("day", "source_version")
+                if sources.holds(site.pk, made_from)
+            }
+            if len(built) != (month_last - lowest).days + 1:
+                continue  # a day is still to be built (or being changed): a later pass
+            _drop_month_sums(site, {m})
+            with connection.cursor() as cursor:
+                cursor.execute(sql, _month_sums_params(site, m))
+            RollupMonthSummed.objects.create(site=site, month=m, built_at=timezone.now())
+        summary.month_sums += 1
+    return True

@@ -34,9 +34,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from saferoom.core.roles import Role
-from saferoom.core.suppression import Reason, Rule, exposed
-from saferoom.evaluation.charts import Chart
-from saferoom.reports import charts, exports
+from saferoom.core.suppression import Rule
+from saferoom.core.svg import Chart
+from saferoom.reports import charts, exports, reading
 from saferoom.reports.access import NETWORK_REPORT_ROLES, network_roles, network_view
 from saferoom.reports.forms import ExportForm, PeriodForm, default_period, quick_choices
 from saferoom.reports.periods import Period
@@ -46,11 +46,12 @@ from saferoom.reports.publish import (
     ShownBreakdown,
     ShownReport,
     ShownResult,
+    percent,
     publish,
     text,
 )
-from saferoom.reports.registry import Indicator, Kind, Result, Scope, compute_report, load
-from saferoom.reports.scopes import network_scope, rule_for, scope_rule, sees_exact, site_scope
+from saferoom.reports.registry import Indicator, Kind, Scope, load
+from saferoom.reports.scopes import network_scope, rule_for, sees_exact, site_scope
 from saferoom.sites.access import site_view
 from saferoom.sites.models import Network, Site
 
@@ -182,7 +183,7 @@ def change_text(kind: Kind, now: Shown, before: Shown | None) -> str:
         return _("no change")
     sign = "+" if diff > 0 else MINUS
     if kind == "share":
-        return _("%(sign)s%(n)s percentage points") % {"sign": sign, "n": f"{abs(diff) * 100:.1f}"}
+        return _("%(sign)s%(n)s percentage points") % {"sign": sign, "n": percent(abs(diff))}
     words = sign + text(kind, abs(diff))
     if kind == "count" and before.value:
         words += f" ({sign}{abs(diff) / float(before.value) * 100:.0f}%)"
@@ -219,10 +220,6 @@ def cards_for(shown: ShownReport, previous: ShownReport | None) -> list[Section]
     ]
 
 
-def _published(scope: Scope, rule: Rule | None, codes: Sequence[str] | None = None) -> ShownReport:
-    return publish(compute_report(scope, codes), rule)
-
-
 def _headline(result: ShownResult | None, code: str, keys: Sequence[str]) -> Shown:
     if result is None:
         return Shown(None, NOT_DEFINED)
@@ -238,98 +235,14 @@ def _comparison_cells(
     return tuple(_headline(shown.results.get(code), code, keys) for code, keys in codes)
 
 
-# Counts that add up across sites to the network's figure: a site's hidden count could be
-# rebuilt from the network's total less the other sites, so they are published together.
-ADDITIVE = ("U1", "U2", "S1", "E2")
-
-
-def _exact_counts(
-    results: dict[str, Result], codes: Sequence[tuple[str, Sequence[str]]]
-) -> dict[str, int]:
-    found = {}
-    for code, keys in codes:
-        if code not in ADDITIVE or code not in results:
-            continue
-        by_key = {f.key: f for f in results[code].figures}
-        figure = next((by_key[k] for k in keys if k in by_key), None)
-        if figure is not None and figure.value is not None:
-            found[code] = int(figure.value)
-    return found
-
-
-def joint_hidden(
-    values: Sequence[int], shown: Sequence[Shown], known: Sequence[bool], total: Shown, rule: Rule
-) -> list[str]:
-    """Which sites' counts to hide (``"primary"``, ``"secondary"`` or ``""``), published beside
-    the network's total as it is already published, so that no hidden count can be pinned
-    down from the total and the others (the cell audit of ``saferoom.core.suppression``).
-    What each site's own report hides (``shown``) stays hidden; sites the reader sees exactly
-    (``known``) are never hidden. The one-column table's row totals repeat its cells, so a
-    site's cell and its row total are hidden together."""
-    grid = [[v] for v in values]
-    n = len(values)
-    hidden: dict[tuple[int, int], Reason] = {}
-
-    def hide(row: int, reason: Reason) -> None:
-        hidden[(row, 0)] = hidden[(row, 1)] = reason
-
-    for row, cell in enumerate(shown):
-        if not known[row] and charts.hidden(cell):
-            hide(row, "primary" if cell.hidden == "primary" else "secondary")
-    if charts.hidden(total):
-        hide(n, "primary" if total.hidden == "primary" else "secondary")
-    while exposed(grid, hidden, rule):
-        candidates = [r for r in range(n) if (r, 0) not in hidden and not known[r] and values[r]]
-        if not candidates:
-            break
-        hide(min(candidates, key=lambda r: (values[r], r)), "secondary")
-    return [hidden.get((r, 0), "") for r in range(n)]
-
-
-def _protect_sums(
-    rows: list[ComparisonRow],
-    exact: list[dict[str, int]],
-    codes: Sequence[tuple[str, Sequence[str]]],
-    rule: Rule,
-) -> list[ComparisonRow]:
-    """The sites' additive counts, published as one table with the network's total (the last
-    row), so that no site's hidden count is the total less the others. A site the reader sees
-    exactly stays exact (they know it anyway). A site's rate is hidden with the counts it is
-    made from."""
-    order = [code for code, _keys in codes]
-    sites, total_row = rows[:-1], rows[-1]
-    cells = [list(row.cells) for row in sites]
-    known = [row.rule is None for row in sites]
-    for code in ADDITIVE:
-        if code not in order or any(code not in values for values in exact):
-            continue
-        column = order.index(code)
-        reasons = joint_hidden(
-            [values[code] for values in exact],
-            [row_cells[column] for row_cells in cells],
-            known,
-            total_row.cells[column],
-            rule,
-        )
-        for i, reason in enumerate(reasons):
-            if reason == "primary":
-                cells[i][column] = Shown(None, rule.marker, "primary")
-            elif reason == "secondary":
-                cells[i][column] = Shown(None, rule.secondary_marker, "secondary")
-            elif not known[i]:
-                value = rule.shown(exact[i][code])
-                cells[i][column] = Shown(value, text("count", value))
-    if "S2" in order:
-        rate = order.index("S2")
-        parts = [order.index(c) for c in ("S1", "U2") if c in order]
-        for i, row_cells in enumerate(cells):
-            hidden_part = next((row_cells[p] for p in parts if charts.hidden(row_cells[p])), None)
-            if not known[i] and hidden_part is not None:
-                row_cells[rate] = Shown(None, hidden_part.text, hidden_part.hidden)
-    return [
-        ComparisonRow(row.label, row.url, row.rule, tuple(cells[i]), row.is_total)
-        for i, row in enumerate(sites)
-    ] + [total_row]
+def _hide_rate_with_its_counts(cells: list[Shown], order: Sequence[str]) -> None:
+    """A site's emergency rate is hidden with the counts it is made from."""
+    if "S2" not in order:
+        return
+    parts = [order.index(c) for c in ("S1", "U2") if c in order]
+    hidden_part = next((cells[p] for p in parts if charts.hidden(cells[p])), None)
+    if hidden_part is not None:
+        cells[order.index("S2")] = Shown(None, hidden_part.text, hidden_part.hidden)
 
 
 def period_words(period: Period) -> str:
@@ -430,9 +343,8 @@ def _site_page(request: HttpRequest, site: Site, period: Period | None) -> Page:
         return page
     now = timezone.now()
     scope = site_scope(site, period, now)
-    rule = rule_for(request.user, scope)
-    page.shown = _published(scope, rule)
-    page.previous = _published(site_scope(site, period.previous(), now), rule)
+    page.shown = reading.published_for(request.user, scope)
+    page.previous = reading.published_for(request.user, site_scope(site, period.previous(), now))
     page.sections = cards_for(page.shown, page.previous)
     page.charts = charts.report_charts(page.shown)
     return page
@@ -504,10 +416,10 @@ def _export(
     if wants_file and form.is_valid():
         chosen: Period = form.cleaned_data["period"]
         scope = scope_for(chosen, timezone.now())
-        rule = rule_for(request.user, scope)
-        if rule is None and request.GET.get("published") == "1":
-            rule = scope_rule(scope)
-        return _download(_published(scope, rule), form.cleaned_data["format"], name)
+        # An exact reader may ask for the public version: what anyone outside the sites sees.
+        public = request.GET.get("published") == "1" and sees_exact(request.user, scope)
+        shown = reading.published_for(None if public else request.user, scope)
+        return _download(shown, form.cleaned_data["format"], name)
     period = default_period(form.today) if not wants_file else None
     page = Page(title=title, scope_label=title, period=period)
     return _common(
@@ -554,29 +466,35 @@ def _network_page(request: HttpRequest, network: Network, period: Period | None)
     now = timezone.now()
     scope = network_scope(network, period, now)
     rule = rule_for(request.user, scope)
-    page.shown = _published(scope, rule)
-    page.previous = _published(network_scope(network, period.previous(), now), rule)
-    page.sections = cards_for(page.shown, page.previous)
-
     registered = load()
     codes = [(code, keys) for code, keys, _h in COMPARISON if code in registered]
     page.comparison_columns = [
         f"{heading} ({code})" for code, _keys, heading in COMPARISON if code in registered
     ]
     wanted = [code for code, _keys in codes]
-    exact_values: list[dict[str, int]] = []
-    for site in scope.sites:
-        site_scope_ = site_scope(site, period, now)
-        # Exact where the reader works; otherwise the table's one rule, the network's.
-        site_rule = rule if rule_for(request.user, site_scope_) is not None else None
-        site_report = compute_report(site_scope_, wanted)
-        exact_values.append(_exact_counts(site_report.results, codes))
+    site_reports = reading.site_reports(scope, wanted)
+    page.shown = reading.published_for(request.user, scope, reports=site_reports)
+    page.previous = reading.published_for(
+        request.user, network_scope(network, period.previous(), now)
+    )
+    page.sections = cards_for(page.shown, page.previous)
+
+    for i, (site, site_report) in enumerate(zip(scope.sites, site_reports, strict=True)):
+        # Exact where the reader works; otherwise the table's one rule, the network's, with
+        # the counts that add up to the network's published with its total as one table.
+        site_rule = rule if rule_for(request.user, site_report.scope) is not None else None
+        cells = list(_comparison_cells(publish(site_report, site_rule), codes))
+        if site_rule is not None:
+            for column, code in enumerate(wanted):
+                if f"{code}.total" in page.shown.sites:
+                    cells[column] = page.shown.sites[f"{code}.total"][i]
+            _hide_rate_with_its_counts(cells, wanted)
         page.comparison.append(
             ComparisonRow(
                 label=site.name,
                 url=reverse("reports:dashboard", kwargs={"site": site.slug}),
                 rule=site_rule,
-                cells=_comparison_cells(publish(site_report, site_rule), codes),
+                cells=tuple(cells),
             )
         )
     page.comparison.append(
@@ -588,8 +506,6 @@ def _network_page(request: HttpRequest, network: Network, period: Period | None)
             is_total=True,
         )
     )
-    if rule is not None:
-        page.comparison = _protect_sums(page.comparison, exact_values, codes, rule)
     # The emergency rate chart: each site and the network, as the comparison shows them.
     rate_items: list[charts.Item] = []
     if "S2" in wanted:

@@ -18,7 +18,7 @@ import time_machine
 from django.urls import reverse
 
 from saferoom.floor.models import Visit
-from saferoom.reports import views
+from saferoom.reports import reading
 from saferoom.reports.registry import load
 
 LONDON = ZoneInfo("Europe/London")
@@ -238,7 +238,7 @@ def test_a_period_that_cannot_be_read_is_refused_on_the_page_and_nothing_is_comp
     def never(*args, **kwargs):
         raise AssertionError("a report was computed for a bad period")
 
-    monkeypatch.setattr(views, "compute_report", never)
+    monkeypatch.setattr(reading, "compute_report", never)
     for name in ("reports:dashboard", "reports:print"):
         response = as_manager.get(reverse(name, kwargs={"site": "riverside"}), {"period": typed})
         assert response.status_code == 400
@@ -348,7 +348,7 @@ def test_an_evaluator_is_not_offered_exact_figures_to_download(as_evaluator):
 def test_a_download_that_cannot_be_made_says_why_and_makes_no_file(
     query, message, as_manager, monkeypatch
 ):
-    monkeypatch.setattr(views, "compute_report", lambda *a, **k: pytest.fail("computed"))
+    monkeypatch.setattr(reading, "compute_report", lambda *a, **k: pytest.fail("computed"))
     response = as_manager.get(reverse("reports:export", kwargs={"site": "riverside"}), query)
     assert response.status_code == 400
     assert response["Content-Type"].startswith("text/html")

@@ -19,8 +19,8 @@ from django.urls import reverse
 from saferoom.core.roles import Role
 from saferoom.core.suppression import RULES
 from saferoom.floor.models import Visit
-from saferoom.reports import views
-from saferoom.reports.publish import Shown
+from saferoom.reports import reading
+from saferoom.reports.publish import Shown, link_sites
 from tests.conftest import login, make_user
 from tests.reports.safety_data import incident, visits_and_episodes
 
@@ -223,7 +223,7 @@ def test_the_emergency_rate_chart_shows_each_site_against_the_published_band(
 def test_a_bad_period_is_refused_on_the_network_page_before_anything_is_computed(
     network_manager, network, monkeypatch
 ):
-    monkeypatch.setattr(views, "compute_report", lambda *a, **k: pytest.fail("computed"))
+    monkeypatch.setattr(reading, "compute_report", lambda *a, **k: pytest.fail("computed"))
     response = login(network_manager).get(url(network), {"period": "last tuesday"})
     assert response.status_code == 400
     assert "That is not a period we can read." in response.content.decode()
@@ -279,34 +279,66 @@ def test_a_network_download_covers_every_site(network_evaluator, network, march)
 # --- the sites' counts published as one table ------------------------------------------------
 
 LT10 = RULES["lt10"]
+NHS = RULES["nhs"]
 
 
-def shown(value: int) -> Shown:
-    return Shown(None, "<10", "primary") if LT10.hides(value) else Shown(value, str(value))
+def own(value: int, rule) -> Shown:
+    """A site's count as its own report shows it under ``rule`` (None: exact)."""
+    if rule is None:
+        return Shown(value, str(value))
+    if rule.hides(value):
+        return Shown(None, rule.marker, "primary")
+    return Shown(rule.shown(value), str(rule.shown(value)))
 
 
 @pytest.mark.parametrize(
-    ("values", "total", "known", "expected"),
+    ("values", "rules", "total", "expected", "still_pinned"),
     [
-        # 204 − 200 would give the 4 away: the 200 goes too.
-        ([4, 200], Shown(204, "204"), [False, False], ["primary", "secondary"]),
+        # 204 − 200 would give the 4 away, and the 200 is on Eastgate's own page anyway:
+        # hiding it here cannot help, only hiding the network's total can.
+        ([4, 200], [LT10, LT10], (204, 204), ["primary", ""], True),
         # With the total hidden already, nothing more needs to go.
-        ([4, 200], Shown(None, "[c]", "secondary"), [False, False], ["primary", ""]),
+        ([4, 200], [LT10, LT10], (10, 10**12), ["primary", ""], False),
         # Two small counts adding to 9 could be 1 and 8 or 4 and 5: neither is given away.
-        ([4, 5, 300], Shown(309, "309"), [False, False, False], ["primary", "primary", ""]),
-        # Two small counts adding to 2 can only be 1 and 1: the 300 goes too.
-        (
-            [1, 1, 300],
-            Shown(302, "302"),
-            [False, False, False],
-            ["primary", "primary", "secondary"],
-        ),
-        # A site the reader works at is never hidden from them.
-        ([4, 200], Shown(204, "204"), [False, True], ["primary", ""]),
+        ([4, 5, 300], [LT10] * 3, (309, 309), ["primary", "primary", ""], False),
+        # Two small counts adding to 2 can only be 1 and 1.
+        ([1, 1, 300], [LT10] * 3, (302, 302), ["primary", "primary", ""], True),
+        # A site the reader works at is never hidden from them (they know it anyway).
+        ([4, 200], [LT10, None], (204, 204), ["primary", ""], True),
+        # A site whose own page rounds (NHS: 203 shown as 205) is hidden here too, rather than
+        # shown exactly beside the total.
+        ([4, 203], [LT10, NHS], (207, 207), ["primary", "secondary"], False),
     ],
 )
 def test_no_sites_hidden_count_is_the_networks_total_less_the_others(
-    values, total, known, expected
+    values, rules, total, expected, still_pinned
 ):
-    cells = [shown(v) for v in values]
-    assert views.joint_hidden(values, cells, known, total, LT10) == expected
+    cells, pinned = link_sites(
+        values, [own(v, r) for v, r in zip(values, rules, strict=True)], rules, LT10, total
+    )
+    assert [c.hidden for c in cells] == expected
+    assert pinned is still_pinned
+
+
+def test_the_networks_total_is_hidden_when_the_other_sites_own_pages_would_give_a_site_away(
+    network_evaluator, network, march
+):
+    """Riverside's 4 visits are hidden on its own page; Eastgate's 200 are shown on its own
+    page to the same evaluator. Shown beside them, the network's 204 would give the 4 away."""
+    client = login(network_evaluator)
+    eastgate = client.get(
+        reverse("reports:dashboard", kwargs={"site": "eastgate"}), {"period": "2026-03"}
+    )
+    assert figure_now(eastgate.content.decode(), "U1.total") == "200"
+    page = client.get(url(network), {"period": "2026-03"}).content.decode()
+    assert figure_now(page, "U1.total") == "[c] (hidden under the small-number rule)"
+    api = client.get(
+        reverse("network_reports:export", kwargs={"network": network.pk}),
+        {"period": "2026-03", "format": "json"},
+    ).json()
+    (u1,) = [i for i in api["indicators"] if i["code"] == "U1"]
+    assert next(f for f in u1["figures"] if f["key"] == "total")["hidden"] == "secondary"
+    by_day = next(t for t in u1["tables"] if t["key"] == "by_day")
+    assert by_day["total"]["hidden"] == "secondary"
+    # and the days do not add up to it: at least one of them is hidden too
+    assert any(row["cells"][0]["hidden"] for row in by_day["rows"])

@@ -216,3 +216,128 @@ def test_parts_of_a_shown_total_are_hidden_together() -> None:
     assert shown.figure("registered").shown.hidden == "secondary"
     exact = publish(with_parts, None).results["U1"]
     assert exact.figure("registered").shown.value == 13
+
+
+def with_u1(figures: tuple[Figure, ...], breakdowns: tuple[Breakdown, ...]) -> Report:
+    base = report([0])
+    return Report(
+        scope=base.scope, results={**base.results, "U1": Result("U1", figures, breakdowns)}
+    )
+
+
+def status_table(counts: dict[str, int]) -> Breakdown:
+    return registry.one_way(
+        "status",
+        "By status",
+        "Status",
+        tuple((k, k.title()) for k in counts),
+        ("referrals", "Referrals"),
+        counts,
+    )
+
+
+@pytest.mark.parametrize(
+    ("counts", "attended", "known"),
+    [
+        # 3 declined is hidden, and the 15 waiting with it; shown one by one beside the total,
+        # "with a known outcome" (41) would give the waiting away, and the declined with it.
+        ({"attended": 20, "declined": 3, "unknown": 18, "waiting": 15}, 20, None),
+        # Everything big enough: both read off the table.
+        ({"attended": 20, "declined": 30, "unknown": 18, "waiting": 15}, 20, 68),
+        # Attended hidden in the table (to protect the 4 declined): hidden as a figure too;
+        # the known outcomes are the shown total less the shown waiting, so shown as that.
+        ({"attended": 12, "declined": 4, "unknown": 0, "waiting": 40}, None, 16),
+    ],
+)
+def test_referral_outcomes_are_read_from_the_status_table_as_shown(counts, attended, known) -> None:
+    """E3's attended and known-outcome figures are rows of its status table: shown only as
+    the shown table gives them, never hidden on their own beside a shown total."""
+    total = sum(counts.values())
+    figures = (
+        Figure("total", "Referrals", total),
+        Figure("attended", "Attended", counts["attended"], rows_of=("status", ("attended",))),
+        Figure(
+            "known",
+            "Known",
+            counts["attended"] + counts["declined"] + counts["unknown"],
+            rows_of=("status", ("attended", "declined", "unknown")),
+        ),
+    )
+    shown = publish(with_u1(figures, (status_table(counts),)), LT10).results["U1"]
+    table = {
+        key: row[0]
+        for (key, _l), row in zip(
+            shown.breakdown("status").rows, shown.breakdown("status").cells, strict=True
+        )
+    }
+    assert shown.figure("attended").shown.value == attended
+    assert shown.figure("known").shown.value == known
+    if attended is None:
+        assert table["attended"].hidden
+    if known is None:
+        # what the table shows cannot give it either
+        assert table["waiting"].hidden or any(
+            table[k].hidden for k in ("attended", "declined", "unknown")
+        )
+    exact = publish(with_u1(figures, (status_table(counts),)), None).results["U1"]
+    assert exact.figure("known").shown.value == total - counts["waiting"]
+
+
+@pytest.mark.parametrize(
+    ("total", "before", "changed", "before_shown", "changed_shown"),
+    [
+        (50, 45, 20, False, True),  # 5 checks after use would be 50 − 45
+        (50, 30, 27, True, False),  # 3 checks before use not followed by a change: 30 − 27
+        (50, 30, 15, True, True),  # nothing small left over
+        (50, 3, 0, False, True),  # a small part is hidden; nothing changed shows as 0
+    ],
+)
+def test_checks_before_use_are_hidden_when_what_they_leave_of_the_total_is_small(
+    total, before, changed, before_shown, changed_shown
+) -> None:
+    """E6: checks before use are part of all checks, and changes of plan part of those; a part
+    is hidden when the rest of its whole is a small count."""
+    figures = (
+        Figure("total", "Checks", total),
+        Figure("before_use", "Before use", before, part_of="total"),
+        Figure("dose_reduced_or_disposed", "Changed plan", changed, part_of="before_use"),
+    )
+    shown = publish(with_u1(figures, ()), LT10).results["U1"]
+    assert shown.figure("total").shown.value == total
+    assert (shown.figure("before_use").shown.value is not None) is before_shown
+    assert (shown.figure("dose_reduced_or_disposed").shown.value is not None) is changed_shown
+
+
+def test_waits_by_hour_are_published_with_the_visits_seen_as_one_table() -> None:
+    """U7: the visits seen are the sum of the hours' counts; one hidden hour beside a shown
+    total would be the total less the others, so another hour goes with it."""
+    waits = Breakdown(
+        key="by_hour",
+        label="Waits by hour",
+        row_label="Hour",
+        rows=(("09", "09:00"), ("10", "10:00"), ("11", "11:00")),
+        columns=(("n", "Seen"), ("median", "Median"), ("p90", "p90")),
+        values=((3, 5.0, 9.0), (40, 12.0, 30.0), (25, 7.0, 20.0)),
+        column_kinds=("count", "minutes", "minutes"),
+        total_key="seen",
+    )
+    figures = (
+        Figure("seen", "Seen", 68),
+        Figure("median", "Median", 9.0, kind="minutes", basis="U1.seen"),
+    )
+    shown = publish(with_u1(figures, (waits,)), LT10).results["U1"]
+    table = shown.breakdown("by_hour")
+    assert [row[0].hidden for row in table.cells] == ["primary", "", "secondary"]
+    assert [row[1].hidden for row in table.cells] == ["primary", "", "secondary"]  # minutes go too
+    assert shown.figure("seen").shown.value == 68
+    assert table.total is None  # the total is the figure beside the table, not a row of it
+
+
+def test_shares_are_rounded_once_to_a_tenth_of_a_percentage_point() -> None:
+    """One rule everywhere: 0.1235 is carried as 0.124 and written 12.4%."""
+    from saferoom.reports.publish import normalise, shown_exact
+
+    assert normalise("share", 0.1235) == 0.124
+    assert shown_exact("share", 0.1235).text == "12.4%"
+    assert shown_exact("share", 0.0015).text == "0.2%"  # not 0.1 from the binary 0.0015
+    assert shown_exact("share", 1).text == "100.0%"

@@ -369,3 +369,158 @@ def test_the_worker_rolls_up_finished_days_a_little_at_a_time(site_a, harbour, m
     assert max(built) == 7
     assert sum(built) == (NOW.date() - dt.date(2026, 3, 1)).days
     assert RollupDay.objects.filter(site=site_a).count() == (NOW.date() - dt.date(2026, 3, 1)).days
+
+
+# --- month sums and occupancy at scale -------------------------------------------------------
+
+# Whole months (read from the month sums), and periods around them (read day by day).
+SUMMED_PERIODS = ("2026", "2026-Q1", "2026-02", "2026-03", "2026-02-20..2026-04-20", "2026-W13")
+# What the indicators add up by.
+GROUPINGS: tuple[tuple[str, ...], ...] = (
+    (),
+    ("dim",),
+    ("site_id", "day", "dim"),
+    ("weekday", "hour"),
+    ("hour", "dim"),
+    ("site_id", "weekday", "hour", "dim"),
+)
+
+
+def added_up(scope: Scope, by: tuple[str, ...]) -> dict[tuple[Any, ...], int]:
+    """The raw rows added up by hand, keyed as ``rollups.totals`` keys them."""
+    found: dict[tuple[Any, ...], int] = {}
+    for row in raw(scope):
+        values = {"site_id": row.site_id, "day": row.day, "weekday": row.day.weekday(),
+                  "hour": row.hour, "dim": row.dim}  # fmt: skip
+        key = (row.measure, *(values[k] for k in rollups.KEYS if k in by))
+        found[key] = found.get(key, 0) + row.value
+    return found
+
+
+def test_finished_months_are_also_kept_added_up(history, site_a, harbour):
+    from saferoom.reports.models import RollupMonthSum, RollupMonthSummed
+
+    for site in (site_a, harbour):
+        months = set(RollupMonthSummed.objects.filter(site=site).values_list("month", flat=True))
+        assert months == {dt.date(2026, 2, 1), dt.date(2026, 3, 1)}  # April is not over
+    assert set(RollupMonthSum.objects.values_list("grain", flat=True)) == set(rollups.MONTH_GRAINS)
+
+
+def test_the_totals_are_the_raw_rows_added_up_whatever_they_are_added_up_by(
+    history, network, site_a, harbour, monkeypatch
+):
+    spy = Spy(monkeypatch)
+    for text in SUMMED_PERIODS:
+        for scope in [*scopes(network, site_a, text), site_scope(harbour, parse_period(text), NOW)]:
+            for by in GROUPINGS:
+                assert rollups.totals(scope, facts.MEASURES, by) == added_up(scope, by), (text, by)
+    # Only today and later are read raw.
+    assert {first for _sites, first, _last in spy.counts} == {dt.date(2026, 4, 20)}
+
+
+def test_a_quarter_is_added_up_from_its_month_sums(history, network, site_a, harbour):
+    from saferoom.reports.models import RollupCount
+
+    scope = network_scope(network, parse_period("2026-Q1"), NOW)
+    expected = added_up(scope, ("dim",))
+    # With the day rollups of February and March gone (and their days still marked built),
+    # the quarter's totals can only have come from the month sums.
+    RollupCount.objects.filter(day__gte=dt.date(2026, 2, 1), day__lte=dt.date(2026, 3, 31)).delete()
+    rollups.forget_seen()
+    assert rollups.totals(scope, facts.MEASURES, ("dim",)) == expected
+
+
+def test_a_changed_day_throws_its_months_sums_away_until_they_are_added_up_again(
+    history, network, site_a
+):
+    from saferoom.reports.models import RollupMonthSummed
+
+    day = dt.datetime(2026, 3, 12, 14, 0, tzinfo=site_a.tz)
+    with time_machine.travel(NOW + dt.timedelta(minutes=1), tick=False):
+        by = nurse(site_a)
+        visit = visit_at(site_a, by, day)
+        check_out(visit=visit, by=by, at=day + dt.timedelta(minutes=40))
+    for scope in scopes(network, site_a, "2026-Q1", LATER):
+        for by_keys in GROUPINGS:
+            assert rollups.totals(scope, facts.MEASURES, by_keys) == added_up(scope, by_keys)
+    with time_machine.travel(LATER, tick=False):
+        summary = rollups.build()
+    assert summary.stale_days == 1
+    assert summary.month_sums == 1  # March, added up again
+    assert RollupMonthSummed.objects.filter(site=site_a, month=dt.date(2026, 3, 1)).exists()
+    for scope in scopes(network, site_a, "2026-Q1", LATER):
+        for by_keys in GROUPINGS:
+            assert rollups.totals(scope, facts.MEASURES, by_keys) == added_up(scope, by_keys)
+
+
+def occupancy_cell_by_cell(scope: Scope) -> facts.Occupancy:
+    """U8's facts as the definition says: each site, day, hour and kind's use held to what
+    was open then, worked out cell by cell from the raw rows and the open seat-minutes."""
+    open_at: dict[tuple[Any, ...], int] = {}
+    for row in facts.open_seat_minutes(scope):
+        key = (row.site_id, row.day, row.hour, row.dim)
+        open_at[key] = open_at.get(key, 0) + row.value
+    used_at: dict[tuple[Any, ...], int] = {}
+    for row in raw(scope):
+        if row.measure == "occupied":
+            key = (row.site_id, row.day, row.hour, row.dim)
+            used_at[key] = used_at.get(key, 0) + row.value
+    used_kind: dict[str, int] = {}
+    open_kind: dict[str, int] = {}
+    used_hour: dict[int, int] = {}
+    open_hour: dict[int, int] = {}
+    outside = 0
+    for key in open_at.keys() | used_at.keys():
+        _site, _day, hour, kind = key
+        available = open_at.get(key, 0)
+        used = min(used_at.get(key, 0), available)
+        outside += used_at.get(key, 0) - used
+        used_kind[kind] = used_kind.get(kind, 0) + used
+        open_kind[kind] = open_kind.get(kind, 0) + available
+        if used:
+            used_hour[hour] = used_hour.get(hour, 0) + used
+        if available:
+            open_hour[hour] = open_hour.get(hour, 0) + available
+    return facts.Occupancy(used_kind, open_kind, used_hour, open_hour, outside)
+
+
+def same_occupancy(found: facts.Occupancy, expected: facts.Occupancy) -> None:
+    assert found.used_kind == expected.used_kind
+    assert found.open_kind == expected.open_kind
+    assert {h: n for h, n in found.used_hour.items() if n} == expected.used_hour
+    assert {h: n for h, n in found.open_hour.items() if n} == expected.open_hour
+    assert found.outside == expected.outside
+
+
+def test_occupancy_holds_each_hour_to_what_was_open_as_cell_by_cell(
+    history, network, site_a, harbour
+):
+    # Part-open hours (9:30 to 17:15 on weekdays, to 12:00 at weekends), so that some use
+    # falls outside the opening hours, and a space out of service.
+    from saferoom.sites.models import OpeningHours
+
+    OpeningHours.objects.filter(site=site_a).delete()
+    for weekday in range(7):
+        closes = dt.time(17, 15) if weekday < 5 else dt.time(12, 0)
+        OpeningHours.objects.create(
+            site=site_a, weekday=weekday, opens=dt.time(9, 30), closes=closes
+        )
+    Space.objects.filter(site=harbour, kind="inhalation").update(out_of_service=True)
+    for text in (*SUMMED_PERIODS, "2026-03-29", "2026-04-19..2026-04-20", "2026-04"):
+        for scope in [*scopes(network, site_a, text), site_scope(harbour, parse_period(text), NOW)]:
+            expected = occupancy_cell_by_cell(scope)
+            same_occupancy(facts.occupancy(scope), expected)
+    year = network_scope(network, parse_period("2026"), NOW)
+    assert occupancy_cell_by_cell(year).outside > 0
+
+
+def test_a_percentile_of_counted_values_is_the_nearest_rank_of_them_written_out():
+    import random
+
+    chance = random.Random(7)
+    for _ in range(200):
+        counts = {chance.randint(0, 30): chance.randint(1, 4) for _ in range(chance.randint(1, 8))}
+        written = sorted(v for v, n in counts.items() for _ in range(n))
+        for p in (1, 10, 50, 90, 99.5, 100):
+            assert facts.counted_rank(counts, p) == facts.nearest_rank(written, p)
+    assert facts.counted_rank({}, 50) is None

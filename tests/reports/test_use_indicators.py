@@ -317,14 +317,14 @@ def test_occupancy_is_the_share_of_open_seat_minutes_used(site_a, records):
 
     u8 = exact(site_scope(site_a, day(when.date()), now=LATER)).results["U8"]
     open_booth, open_smoking = 12 * 60 * 4, 12 * 60 * 3
-    assert u8.figure("share").shown.value == round(130 / (open_booth + open_smoking), 4)
+    assert u8.figure("share").shown.value == round(130 / (open_booth + open_smoking), 3)
     assert shown_rows(u8.breakdown("by_space_kind")) == {
-        "booth": [round(70 / open_booth, 4)],
-        "inhalation": [round(60 / open_smoking, 4)],
+        "booth": [round(70 / open_booth, 3)],
+        "inhalation": [round(60 / open_smoking, 3)],
         "flexible": [None],
     }
     hours = shown_rows(u8.breakdown("by_hour"))
-    assert hours["10"] == [round(60 / 420, 4)]
+    assert hours["10"] == [round(60 / 420, 3)]
     assert hours["21"] == [None]  # closed
     assert "22 seat-minutes of use outside the opening hours" in u8.notes[0]
 

@@ -23,7 +23,15 @@ from saferoom.care.checking.models import Decision, DrugCheck, Finding, Method, 
 from saferoom.care.referrals.models import FollowUp, Referral, ReferralAmendment
 from saferoom.care.supplies.models import ServiceGiven, StockMovement
 from saferoom.clients.models import Client
-from saferoom.reports.registry import Breakdown, Context, Figure, Result, Scope, indicator
+from saferoom.reports.registry import (
+    Breakdown,
+    Context,
+    Figure,
+    Result,
+    Scope,
+    indicator,
+    one_way,
+)
 from saferoom.sites.models import CatalogueItem
 
 # --- the period at each site ---------------------------------------------------------------
@@ -75,24 +83,6 @@ def _by_code(
     return tuple((code, label) for code, (_order, label) in ordered), counts
 
 
-def _one_way(
-    key: str,
-    label: str,
-    row_label: str,
-    rows: tuple[tuple[str, str], ...],
-    column: tuple[str, str],
-    counts: dict[str, int],
-) -> Breakdown:
-    return Breakdown(
-        key=key,
-        label=label,
-        row_label=row_label,
-        rows=rows,
-        columns=(column,),
-        values=tuple((counts.get(code, 0),) for code, _label in rows),
-    )
-
-
 def _voided_after(now: datetime) -> Q:
     return Q(voided_at__isnull=True) | Q(voided_at__gt=now)
 
@@ -130,7 +120,7 @@ def e1_services(ctx: Context) -> Result:
         "E1",
         figures=(Figure("total", _("Services given"), sum(counts.values())),),
         breakdowns=(
-            _one_way(
+            one_way(
                 "service",
                 _("Services given, by service"),
                 _("Service"),
@@ -175,7 +165,7 @@ def e2_referrals(ctx: Context) -> Result:
         "E2",
         figures=(Figure("total", _("Referrals made"), sum(counts.values())),),
         breakdowns=(
-            _one_way(
+            one_way(
                 "kind",
                 _("Referrals made, by kind"),
                 _("Kind"),
@@ -275,8 +265,14 @@ def e3_uptake(ctx: Context) -> Result:
         "E3",
         figures=(
             Figure("total", _("Referrals made"), total),
-            Figure("attended", _("Attended"), attended),
-            Figure("known", _("With a known outcome"), known),
+            # Both are rows of the status table: published as the shown table gives them.
+            Figure("attended", _("Attended"), attended, rows_of=("status", ("attended",))),
+            Figure(
+                "known",
+                _("With a known outcome"),
+                known,
+                rows_of=("status", ("attended", "declined", "unknown")),
+            ),
             Figure(
                 "attended_of_known",
                 _("Share attended, of those with a known outcome"),
@@ -297,7 +293,7 @@ def e3_uptake(ctx: Context) -> Result:
             ),
         ),
         breakdowns=(
-            _one_way(
+            one_way(
                 "status",
                 _("Referrals made in the period, by status at the report date"),
                 _("Status"),
@@ -416,7 +412,7 @@ def e5_supplies(ctx: Context) -> Result:
         "E5",
         figures=(Figure("total", _("Units given out"), sum(counts.values())),),
         breakdowns=(
-            _one_way(
+            one_way(
                 "item",
                 _("Units given out, by item"),
                 _("Item"),
@@ -488,9 +484,14 @@ def e6_drug_checks(ctx: Context) -> Result:
         "E6",
         figures=(
             Figure("total", _("Drug checks"), total),
-            Figure("before_use", _("Checks before use"), before),
+            # Parts of a whole: what they leave of it (checks after use) must not be a small
+            # count worked out by subtraction.
+            Figure("before_use", _("Checks before use"), before, part_of="total"),
             Figure(
-                "dose_reduced_or_disposed", _("Followed by a smaller dose or disposal"), changed
+                "dose_reduced_or_disposed",
+                _("Followed by a smaller dose or disposal"),
+                changed,
+                part_of="before_use",
             ),
             Figure(
                 "share_dose_reduced_or_disposed",
@@ -503,13 +504,13 @@ def e6_drug_checks(ctx: Context) -> Result:
             ),
         ),
         breakdowns=(
-            Breakdown(
-                key="method",
-                label=_("Drug checks, by method"),
-                row_label=_("Method"),
-                rows=methods,
-                columns=(("checks", _("Checks")),),
-                values=tuple((counts[f"method:{code}"],) for code, _label in methods),
+            one_way(
+                "method",
+                _("Drug checks, by method"),
+                _("Method"),
+                methods,
+                ("checks", _("Checks")),
+                {code: counts[f"method:{code}"] for code, _label in methods},
             ),
             Breakdown(
                 key="finding",

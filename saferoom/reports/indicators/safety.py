@@ -41,7 +41,7 @@ from saferoom.incidents.models import (
     OutcomeAmendment,
 )
 from saferoom.reports.facts import nearest_rank
-from saferoom.reports.registry import Breakdown, Context, Figure, Result, indicator
+from saferoom.reports.registry import Breakdown, Context, Figure, Result, indicator, one_way
 
 if TYPE_CHECKING:
     from saferoom.reports.registry import Scope
@@ -290,17 +290,17 @@ def _minutes(seconds: float | None) -> float | None:
     return None if seconds is None else seconds / 60
 
 
-def _one_way(
+def _by_kind(
     key: str, label: str, row_label: str, rows: Sequence[tuple[str, str, int]]
 ) -> Breakdown:
-    return Breakdown(
-        key=key,
-        label=label,
-        row_label=row_label,
-        rows=tuple((k, name) for k, name, _n in rows),
-        columns=(("incidents", _("Incidents")),),
-        values=tuple((n,) for _k, _name, n in rows),
-        total_key="total",
+    """Incidents by kind: (key, label, count) rows as a one-way table."""
+    return one_way(
+        key,
+        label,
+        row_label,
+        tuple((k, name) for k, name, _n in rows),
+        ("incidents", _("Incidents")),
+        {k: n for k, _name, n in rows},
     )
 
 
@@ -331,7 +331,7 @@ def s1_medical_incidents(ctx: Context) -> Result:
     return Result(
         "S1",
         figures=(Figure("total", _("Overdoses and medical emergencies"), found.medical),),
-        breakdowns=(_one_way("kind", _("By kind"), _("Kind"), rows),),
+        breakdowns=(_by_kind("kind", _("By kind"), _("Kind"), rows),),
         notes=notes,
     )
 
@@ -523,7 +523,7 @@ def s8_non_medical(ctx: Context) -> Result:
     return Result(
         "S8",
         figures=(Figure("total", _("Serious non-medical incidents"), sum(n for *_k, n in rows)),),
-        breakdowns=(_one_way("kind", _("By kind"), _("Kind"), rows),),
+        breakdowns=(_by_kind("kind", _("By kind"), _("Kind"), rows),),
     )
 
 

@@ -10,17 +10,22 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import date, timedelta
-from typing import cast
+from typing import Any, cast
 
-from django.utils.dates import WEEKDAYS
-from django.utils.formats import date_format
+from django.utils.dates import MONTHS_3, WEEKDAYS, WEEKDAYS_ABBR
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
 
 from saferoom.clients.models import AGE_BANDS, Gender
 from saferoom.reports import facts
-from saferoom.reports.facts import ClientCounts, CountRow, NewClients, nearest_rank
-from saferoom.reports.registry import Breakdown, Context, Figure, Kind, Result, indicator
+from saferoom.reports.facts import (
+    ClientCounts,
+    NewClients,
+    Occupancy,
+    counted_rank,
+    nearest_rank,
+)
+from saferoom.reports.registry import Breakdown, Context, Figure, Kind, Result, indicator, one_way
 from saferoom.sites.models import CatalogueItem, Route, Space
 
 Rows = tuple[tuple[str, str], ...]
@@ -28,16 +33,34 @@ Rows = tuple[tuple[str, str], ...]
 # --- facts, read once per report -------------------------------------------------------------
 
 
-def _counts(ctx: Context, *measures: str) -> list[CountRow]:
-    """Count rows of ``measures``, read once per report however many indicators use them."""
-    cache = cast("dict[str, list[CountRow]]", ctx.cache.setdefault("facts.counts", {}))
-    missing = [m for m in measures if m not in cache]
-    if missing:
-        for m in missing:
-            cache[m] = []
-        for row in facts.counts(ctx.scope, missing):
-            cache[row.measure].append(row)
-    return [row for m in measures for row in cache[m]]
+# The measures whose totals by dim the indicators read: asked for together, once per report.
+_BY_DIM = (
+    "turnaway",
+    "otherwise",
+    "left_queue",
+    "episode.route",
+    "episode.substance",
+    "episode.space",
+    "episode.otherwise",
+)
+
+
+def _totals(ctx: Context, measures: tuple[str, ...], by: tuple[str, ...]) -> dict[Any, int]:
+    """Totals of ``measures`` by the keys ``by`` (``facts.totals``, keyed ``(measure,
+    *keys)``), read once per report however many indicators use them."""
+    cache = cast("dict[tuple[Any, ...], dict[Any, int]]", ctx.cache.setdefault("facts.totals", {}))
+    if (measures, by) not in cache:
+        cache[measures, by] = facts.totals(ctx.scope, measures, by)
+    return cache[measures, by]
+
+
+def _by_dim(ctx: Context, measure: str) -> dict[str, int]:
+    """Totals of one measure by ``dim``."""
+    found: dict[str, int] = defaultdict(int)
+    for (m, dim), n in _totals(ctx, _BY_DIM, ("dim",)).items():
+        if m == measure:
+            found[dim] += n
+    return dict(found)
 
 
 def _clients(ctx: Context) -> ClientCounts:
@@ -46,19 +69,10 @@ def _clients(ctx: Context) -> ClientCounts:
     return cast("ClientCounts", ctx.cache["facts.clients"])
 
 
-def _open_minutes(ctx: Context) -> list[CountRow]:
-    if "facts.open" not in ctx.cache:
-        ctx.cache["facts.open"] = facts.open_seat_minutes(ctx.scope)
-    return cast("list[CountRow]", ctx.cache["facts.open"])
-
-
-def _by_dim(rows: Iterable[CountRow], measure: str | None = None) -> dict[str, int]:
-    """Totals by ``dim`` (of one measure when named)."""
-    totals: dict[str, int] = defaultdict(int)
-    for row in rows:
-        if measure is None or row.measure == measure:
-            totals[row.dim] += row.value
-    return dict(totals)
+def _occupancy(ctx: Context) -> Occupancy:
+    if "facts.occupancy" not in ctx.cache:
+        ctx.cache["facts.occupancy"] = facts.occupancy(ctx.scope)
+    return cast("Occupancy", ctx.cache["facts.occupancy"])
 
 
 # --- row lists --------------------------------------------------------------------------------
@@ -117,33 +131,41 @@ def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
+def _day_rows(first: date, last: date) -> Rows:
+    """A row per day, labelled as ``date_format(day, "D j M Y")`` would (the names
+    translated once, not once a day)."""
+    weekdays = {d: str(name) for d, name in WEEKDAYS_ABBR.items()}
+    months = {m: str(name).title() for m, name in MONTHS_3.items()}
+    return tuple(
+        (d.isoformat(), f"{weekdays[d.weekday()]} {d.day} {months[d.month]} {d.year}")
+        for d in _days(first, last)
+    )
+
+
 # --- tables -----------------------------------------------------------------------------------
 
 
 def _one_way(
     key: str, label: str, row_label: str, rows: Rows, values: Mapping[str, int], column: str
 ) -> Breakdown:
-    """An additive count table of one column whose total is the indicator's ``total``."""
-    rows = _with_unknown(rows, values)
-    return Breakdown(
-        key=key,
-        label=label,
-        row_label=row_label,
-        rows=rows,
-        columns=(("count", column),),
-        values=tuple((values.get(k, 0),) for k, _label in rows),
-    )
+    """An additive count table of one column whose total is the indicator's ``total``, with a
+    row for any key the values hold that ``rows`` does not."""
+    return one_way(key, label, row_label, _with_unknown(rows, values), ("count", column), values)
 
 
 def _stats_table(
-    key: str, label: str, row_label: str, rows: Rows, waits: Mapping[str, list[int]]
+    key: str, label: str, row_label: str, rows: Rows, waits: Mapping[str, Mapping[int, int]]
 ) -> Breakdown:
-    """n, median and p90 per row (a stats table: a row's minutes are hidden with its n)."""
+    """n, median and p90 per row, from how many waits of each length in minutes the row has
+    (a stats table: a row's minutes are hidden with its n). The
+    n add up to U7's visits seen, and are published with it as one table."""
     rows = _with_unknown(rows, waits)
     values = []
     for row_key, _label in rows:
-        observed = sorted(waits.get(row_key, []))
-        values.append((len(observed), nearest_rank(observed, 50), nearest_rank(observed, 90)))
+        observed = waits.get(row_key, {})
+        values.append(
+            (sum(observed.values()), counted_rank(observed, 50), counted_rank(observed, 90))
+        )
     return Breakdown(
         key=key,
         label=label,
@@ -152,8 +174,7 @@ def _stats_table(
         columns=(("n", _("Seen")), ("median", _("Median minutes")), ("p90", _("90th percentile"))),
         values=tuple(values),
         column_kinds=("count", "minutes", "minutes"),
-        additive=False,
-        total_key=None,
+        total_key="seen",
     )
 
 
@@ -205,19 +226,19 @@ def _percentile(key: str, label: str, value: float | None, kind: Kind, basis: st
     breakdowns=(N_("day"), N_("weekday × hour"), N_("site")),
 )
 def visits(ctx: Context) -> Result:
-    rows = _counts(ctx, "visit")
-    kinds = _by_dim(rows)
+    kinds: dict[str, int] = defaultdict(int)
     by_day: dict[str, int] = defaultdict(int)
-    grid = [[0] * 24 for _day in range(7)]
     by_site: dict[str, int] = defaultdict(int)
-    for row in rows:
-        by_day[row.day.isoformat()] += row.value
-        grid[row.day.weekday()][row.hour] += row.value
-        by_site[str(row.site_id)] += row.value
+    for (_m, site_id, dim), n in _totals(ctx, ("visit",), ("site_id", "dim")).items():
+        kinds[dim] += n
+        by_site[str(site_id)] += n
+    for (_m, day), n in _totals(ctx, ("visit",), ("day",)).items():
+        by_day[day.isoformat()] += n
+    grid = [[0] * 24 for _day in range(7)]
+    for (_m, weekday, hour), n in _totals(ctx, ("visit",), ("weekday", "hour")).items():
+        grid[weekday][hour] += n
     period = ctx.scope.period
-    days = tuple(
-        (d.isoformat(), date_format(d, "D j M Y")) for d in _days(period.first, period.last)
-    )
+    days = _day_rows(period.first, period.last)
     return Result(
         code="U1",
         figures=(
@@ -261,10 +282,9 @@ def visits(ctx: Context) -> Result:
     breakdowns=(N_("route"), N_("substance"), N_("space kind")),
 )
 def episodes(ctx: Context) -> Result:
-    rows = _counts(ctx, "episode.route", "episode.substance", "episode.space")
-    by_route = _by_dim(rows, "episode.route")
-    by_substance = _by_dim(rows, "episode.substance")
-    by_space = _by_dim(rows, "episode.space")
+    by_route = _by_dim(ctx, "episode.route")
+    by_substance = _by_dim(ctx, "episode.substance")
+    by_space = _by_dim(ctx, "episode.space")
     label = _("Episodes")
     return Result(
         code="U2",
@@ -460,7 +480,7 @@ def visits_per_client(ctx: Context) -> Result:
     breakdowns=(N_("reason"),),
 )
 def turnaways(ctx: Context) -> Result:
-    by_reason = _by_dim(_counts(ctx, "turnaway"))
+    by_reason = _by_dim(ctx, "turnaway")
     return Result(
         code="U6",
         figures=(_count("total", _("Turn-aways"), sum(by_reason.values())),),
@@ -489,29 +509,26 @@ def turnaways(ctx: Context) -> Result:
     breakdowns=(N_("hour"), N_("space kind")),
 )
 def waiting_time(ctx: Context) -> Result:
-    everyone: list[int] = []
-    by_hour: dict[str, list[int]] = defaultdict(list)
-    by_kind: dict[str, list[int]] = defaultdict(list)
-    rows = _counts(ctx, "wait", "left_queue")
-    for row in rows:
-        if row.measure != "wait":
-            continue
-        kind, minutes = row.dim.rsplit(":", 1)
-        waits = [int(minutes)] * row.value
-        everyone += waits
-        by_hour[f"{row.hour:02d}"] += waits
-        by_kind[kind] += waits
-    everyone.sort()
-    left = sum(row.value for row in rows if row.measure == "left_queue")
+    # How many waits of each length in minutes: everyone, by hour of arrival, by space kind.
+    everyone: dict[int, int] = defaultdict(int)
+    by_hour: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    by_kind: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for (_m, hour, dim), n in _totals(ctx, ("wait",), ("hour", "dim")).items():
+        kind, text = dim.rsplit(":", 1)
+        minutes = int(text)
+        everyone[minutes] += n
+        by_hour[f"{hour:02d}"][minutes] += n
+        by_kind[kind][minutes] += n
+    left = sum(_by_dim(ctx, "left_queue").values())
     return Result(
         code="U7",
         figures=(
-            _count("seen", _("Visits seen"), len(everyone)),
+            _count("seen", _("Visits seen"), sum(everyone.values())),
             _percentile(
-                "median", _("Median wait"), nearest_rank(everyone, 50), "minutes", "U7.seen"
+                "median", _("Median wait"), counted_rank(everyone, 50), "minutes", "U7.seen"
             ),
             _percentile(
-                "p90", _("90th percentile wait"), nearest_rank(everyone, 90), "minutes", "U7.seen"
+                "p90", _("90th percentile wait"), counted_rank(everyone, 90), "minutes", "U7.seen"
             ),
             _count("left_queue", _("Left the queue before being seen"), left),
         ),
@@ -538,28 +555,14 @@ def waiting_time(ctx: Context) -> Result:
     breakdowns=(N_("space kind"), N_("hour")),
 )
 def occupancy(ctx: Context) -> Result:
-    open_at: dict[tuple[int, date, int, str], int] = defaultdict(int)
-    for row in _open_minutes(ctx):
-        open_at[row.site_id, row.day, row.hour, row.dim] += row.value
-    used_at: dict[tuple[int, date, int, str], int] = defaultdict(int)
-    for row in _counts(ctx, "occupied"):
-        used_at[row.site_id, row.day, row.hour, row.dim] += row.value
     # A seat cannot be used longer than it is open: use outside the opening hours (or in a
-    # space now out of service) is left out, and said.
-    outside = 0
-    used_kind: dict[str, int] = defaultdict(int)
-    open_kind: dict[str, int] = defaultdict(int)
-    used_hour: dict[str, int] = defaultdict(int)
-    open_hour: dict[str, int] = defaultdict(int)
-    for key in open_at.keys() | used_at.keys():
-        _site, _day, hour, kind = key
-        available = open_at.get(key, 0)
-        used = min(used_at.get(key, 0), available)
-        outside += used_at.get(key, 0) - used
-        used_kind[kind] += used
-        open_kind[kind] += available
-        used_hour[f"{hour:02d}"] += used
-        open_hour[f"{hour:02d}"] += available
+    # space now out of service) is left out, and said (``facts.occupancy`` holds each site's
+    # day, hour and kind to what was open).
+    found = _occupancy(ctx)
+    outside = found.outside
+    used_kind, open_kind = found.used_kind, found.open_kind
+    used_hour = {f"{hour:02d}": n for hour, n in found.used_hour.items()}
+    open_hour = {f"{hour:02d}": n for hour, n in found.open_hour.items()}
     notes: list[str] = []
     if outside:
         notes.append(
@@ -610,9 +613,8 @@ def occupancy(ctx: Context) -> Result:
     ),
 )
 def alternative_location(ctx: Context) -> Result:
-    rows = _counts(ctx, "otherwise", "episode.otherwise")
-    by_group = _by_dim(rows, "otherwise")
-    episodes_by_group = _by_dim(rows, "episode.otherwise")
+    by_group = _by_dim(ctx, "otherwise")
+    episodes_by_group = _by_dim(ctx, "episode.otherwise")
     public = episodes_by_group.get("public", 0)
     answered = sum(n for group, n in episodes_by_group.items() if group != "unknown")
     return Result(

@@ -8,6 +8,8 @@ from saferoom.reports.models.rollups import (
     RollupDay,
     RollupFirstVisit,
     RollupMonth,
+    RollupMonthSum,
+    RollupMonthSummed,
     RollupWatermark,
 )
 
@@ -18,5 +20,7 @@ __all__ = [
     "RollupDay",
     "RollupFirstVisit",
     "RollupMonth",
+    "RollupMonthSum",
+    "RollupMonthSummed",
     "RollupWatermark",
 ]

@@ -6,6 +6,9 @@ thrown away and built again from the visits and sessions (``saferoom rollups --r
   day, exactly as the raw tables give them (``facts.CountRow``).
 - :class:`RollupDay`: that a site's day has been rolled up, when, and from what
   (``source_version``); a day without one, or with an older version, is read raw.
+- :class:`RollupMonthSum`: a site's count rows of one local calendar month added up by the
+  database, at the grains the reports read (``rollups.MONTH_GRAINS``), with
+  :class:`RollupMonthSummed` as its marker; thrown away whenever a day of the month is.
 - :class:`RollupClientMonth`: each registered client's admitted visits at a site in a local
   calendar month (distinct clients are not additive across days, so U3 and U5 for whole
   months are counted from these), with :class:`RollupMonth` as its marker.
@@ -41,6 +44,48 @@ class RollupCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.site_id} {self.day} {self.hour:02d} {self.measure}[{self.dim}]={self.value}"
+
+
+class RollupMonthSum(models.Model):
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", db_index=False)
+    month = models.DateField()  # its first day
+    # What the value is added up by besides measure and dim: "month" (nothing, part 0),
+    # "day" (part: day of the month), "weekday_hour" (part: weekday × 24 + hour, Monday 0),
+    # "hour" (part: hour).
+    grain = models.CharField(max_length=16)
+    part = models.PositiveSmallIntegerField()
+    measure = models.CharField(max_length=24)
+    dim = models.CharField(max_length=48, blank=True)
+    value = models.BigIntegerField()
+
+    class Meta:
+        db_table = "reports_rollupmonthsum"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "grain", "month", "measure", "part", "dim"],
+                name="rollupmonthsum_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.site_id} {self.month:%Y-%m} {self.grain}:{self.part} {self.measure}[{self.dim}]"
+        )
+
+
+class RollupMonthSummed(models.Model):
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", db_index=False)
+    month = models.DateField()
+    built_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "reports_rollupmonthsummed"
+        constraints = [
+            models.UniqueConstraint(fields=["site", "month"], name="rollupmonthsummed_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"count sums of site {self.site_id} in {self.month:%Y-%m}"
 
 
 class RollupDay(models.Model):

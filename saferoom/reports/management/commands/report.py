@@ -14,9 +14,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from saferoom.reports import exports
 from saferoom.reports.periods import EXAMPLES, PeriodError, parse_period
-from saferoom.reports.publish import ShownReport, publish
-from saferoom.reports.registry import Scope, compute_report, load
-from saferoom.reports.scopes import network_scope, scope_rule, site_scope
+from saferoom.reports.publish import ShownReport
+from saferoom.reports.reading import published_for
+from saferoom.reports.registry import Scope, load
+from saferoom.reports.scopes import network_scope, site_scope
 from saferoom.sites.models import Network, Site
 
 BAD_INPUT = 2
@@ -97,8 +98,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         scope = self.scope(options)
         codes = parse_codes(options["indicators"]) if options["indicators"] else None
-        report = compute_report(scope, codes)
-        shown = publish(report, None if options["exact"] else scope_rule(scope))
+        # As anyone outside the sites is shown it (a network's sites' counts linked with its
+        # totals), unless --exact.
+        shown = published_for(None, scope, codes, rule=None if options["exact"] else "reader")
         # Standard output, or what call_command was given (tests pass a StringIO).
         stream = options.get("stdout") or sys.stdout
         self.emit(shown, options["format"], options["output"], stream)
