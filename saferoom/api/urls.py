@@ -8,7 +8,10 @@ without a valid token (401), and applies the same site and role rules as the pag
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import URLPattern, URLResolver, path
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 
 from saferoom.api.app import api
 from saferoom.core.access import public
@@ -25,4 +28,23 @@ def _public(entry: URLPattern | URLResolver) -> URLPattern | URLResolver:
     return entry
 
 
-urlpatterns: list[URLPattern | URLResolver] = [_public(entry) for entry in _patterns]
+@public
+@csrf_exempt  # the API takes no cookies, so no CSRF token either (as its operations)
+def not_found(request: HttpRequest, rest: str) -> HttpResponse:
+    """Any other path under /api/v1/ (an unknown operation, or an id that is not a number):
+    the API's own 404 in its JSON shape, not the HTML page meant for people."""
+    return JsonResponse(
+        {
+            "detail": _(
+                "There is no such operation. The operations are listed in /api/v1/openapi.json."
+            ),
+            "code": "not_found",
+        },
+        status=404,
+    )
+
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    *(_public(entry) for entry in _patterns),
+    path("<path:rest>", not_found, name="not_found"),
+]

@@ -10,13 +10,16 @@ Evaluators get 403 from every operation here."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from django.db.models import F, Q
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Router, Status
+from ninja import Router, Schema, Status
 from ninja.params import functions as params
 
 from saferoom.api import actions as api_actions
@@ -36,26 +39,25 @@ from saferoom.api.schemas import (
     VisitOut,
 )
 from saferoom.care.supplies import actions as supplies_actions
+from saferoom.care.supplies.access import GIVERS
 from saferoom.care.supplies.models import StockMovement
-from saferoom.care.supplies.views import GIVERS
 from saferoom.clients.actions import find_by_code
 from saferoom.clients.codes import CodeError
 from saferoom.clients.models import Client
-from saferoom.core import audit
+from saferoom.core import audit, ratelimit
 from saferoom.core.errors import ActionRefused
 from saferoom.core.models import IdempotencyKey, User
 from saferoom.floor import actions as floor_actions
 from saferoom.floor import board
-from saferoom.floor.access import access_visit
+from saferoom.floor.access import BOARD_ACTORS, DESK_ROLES, access_session, access_visit
 from saferoom.floor.models import ConsumptionSession, Visit
-from saferoom.floor.views import DESK_ROLES
-from saferoom.floor.views_board import BOARD_ACTORS, access_session
+from saferoom.incidents.access import TAPPERS
 from saferoom.incidents.models import Incident, Intervention
-from saferoom.incidents.views import TAPPERS
 from saferoom.sites.access import access_site, access_space
 from saferoom.sites.models import CatalogueItem, Site, Space
 
 router = Router(tags=["recording"])
+Operation = TypeVar("Operation", bound=Callable[..., Any])
 
 IDEMPOTENCY_KEY = params.Header(
     None,
@@ -142,10 +144,48 @@ def _status(user: User, key: uuid.UUID) -> int:
     return 200 if IdempotencyKey.objects.filter(user=user, key=key).exists() else 201
 
 
-def _site(request: HttpRequest, slug: str, roles: tuple[Any, ...]) -> tuple[User, Site, str]:
+@dataclass(frozen=True)
+class Create:
+    """One create request, as every create starts: who asks, at which site and in which role,
+    the idempotency key, and the status of the answer (201 new, 200 a replay)."""
+
+    user: User
+    site: Site
+    role: str
+    key: uuid.UUID
+    status: int
+
+    @contextmanager
+    def recording(self, fields: Mapping[str, str] | None = None) -> Iterator[None]:
+        """Call the action in here: in the site's time zone, and with a refusal answered as the
+        API answers one (409 for a reused key, else 422 naming the field ``fields`` gives)."""
+        try:
+            with timezone.override(self.site.tz):
+                yield
+        except ActionRefused as refusal:
+            raise from_refusal(refusal, dict(fields or {})) from None
+
+    def answer(self, body: dict[str, Any]) -> Status[dict[str, Any]]:
+        return Status(self.status, body)
+
+
+def _creates(path: str, out: type[Schema], *, name: str) -> Callable[[Operation], Operation]:
+    """A create operation: 201 with ``out`` for a new record, 200 with it for a replay, and the
+    API's problems otherwise."""
+    route: Callable[[Operation], Operation] = router.post(
+        path, response={200: out, 201: out, **ANSWERS}, url_name=name
+    )
+    return route
+
+
+def _create(
+    request: HttpRequest, slug: str, roles: tuple[Any, ...], idempotency_key: str | None
+) -> Create:
+    """The site (through the same access helper and roles as the page), the key, the status."""
     user = user_of(request)
     site, role = access_site(user, slug, *roles)
-    return user, site, role
+    key = _key(idempotency_key)
+    return Create(user=user, site=site, role=role, key=key, status=_status(user, key))
 
 
 def _found(field: str, what: str) -> ApiError:
@@ -176,6 +216,15 @@ def _client(site: Site, user: User, role: str, code: str | None) -> Client | Non
     way: found, or a search that found nobody)."""
     if code is None or not code.strip():
         return None
+    try:
+        ratelimit.check_user(user, ratelimit.SEARCH, site=site, role=role)
+    except ratelimit.RateLimited as refused:
+        raise ApiError(
+            429,
+            "rate_limited",
+            _("Too many client look-ups in a few minutes. Wait and send it again."),
+            headers={"Retry-After": str(refused.retry_after)},
+        ) from None
     try:
         client = find_by_code(network=site.network, typed_code=code)
     except CodeError as problem:
@@ -239,11 +288,7 @@ def _visit_out(visit: Visit) -> dict[str, Any]:
     }
 
 
-@router.post(
-    "/sites/{slug:slug}/visits",
-    response={200: VisitOut, 201: VisitOut, **ANSWERS},
-    url_name="visit_create",
-)
+@_creates("/sites/{slug:slug}/visits", VisitOut, name="visit_create")
 def create_visit(
     request: HttpRequest,
     slug: str,
@@ -254,16 +299,15 @@ def create_visit(
     where the site takes them. The site's eligibility questions are answered in
     ``eligibility``; an ineligible person is refused (422, ``not_eligible``) and nothing is
     written — record a turn-away at the desk."""
-    user, site, role = _site(request, slug, DESK_ROLES)
-    key = _key(idempotency_key)
-    status = _status(user, key)
-    client = _client(site, user, role, payload.client_code)
+    create = _create(request, slug, DESK_ROLES, idempotency_key)
+    site = create.site
+    client = _client(site, create.user, create.role, payload.client_code)
     substances = [
         _entry(site, CatalogueItem.Kind.SUBSTANCE, code, "planned_substances")
         for code in payload.planned_substances
     ]
-    try:
-        with timezone.override(site.tz):
+    with create.recording(VISIT_FIELDS):
+        try:
             visit = floor_actions.check_in(
                 site=site,
                 client=client,
@@ -273,19 +317,17 @@ def create_visit(
                 otherwise_location=payload.otherwise_location,
                 would_use_alone=payload.would_use_alone,
                 eligibility=payload.eligibility,
-                by=user,
-                idempotency_key=key,
+                by=create.user,
+                idempotency_key=create.key,
             )
-    except floor_actions.NotEligible as refusal:
-        raise ApiError(
-            422,
-            "not_eligible",
-            " ".join(scrub(p.message) for p in refusal.problems),
-            field="eligibility",
-        ) from None
-    except ActionRefused as refusal:
-        raise from_refusal(refusal, VISIT_FIELDS) from None
-    return Status(status, _visit_out(visit))
+        except floor_actions.NotEligible as refusal:
+            raise ApiError(
+                422,
+                "not_eligible",
+                " ".join(scrub(p.message) for p in refusal.problems),
+                field="eligibility",
+            ) from None
+    return create.answer(_visit_out(visit))
 
 
 # --- Sessions -------------------------------------------------------------------------------
@@ -307,11 +349,7 @@ def _session_out(session: ConsumptionSession) -> dict[str, Any]:
     }
 
 
-@router.post(
-    "/sites/{slug:slug}/sessions",
-    response={200: SessionOut, 201: SessionOut, **ANSWERS},
-    url_name="session_start",
-)
+@_creates("/sites/{slug:slug}/sessions", SessionOut, name="session_start")
 def start_session(
     request: HttpRequest,
     slug: str,
@@ -321,26 +359,17 @@ def start_session(
     """Put a waiting visit in a seat of a space (ids from ``GET /sites/{slug}``). Refused when
     the seat is taken or being cleaned, the space does not suit the visit's route, or the visit
     is not waiting."""
-    user, site, _role = _site(request, slug, BOARD_ACTORS)
-    key = _key(idempotency_key)
-    status = _status(user, key)
-    visit = _visit(request, site, payload.visit_id)
-    space = _space(site, payload.space_id)
-    try:
-        with timezone.override(site.tz):
-            session = board.assign_space(
-                visit=visit, space=space, seat=payload.seat, by=user, idempotency_key=key
-            )
-    except ActionRefused as refusal:
-        raise from_refusal(refusal, SESSION_FIELDS) from None
-    return Status(status, _session_out(session))
+    create = _create(request, slug, BOARD_ACTORS, idempotency_key)
+    visit = _visit(request, create.site, payload.visit_id)
+    space = _space(create.site, payload.space_id)
+    with create.recording(SESSION_FIELDS):
+        session = board.assign_space(
+            visit=visit, space=space, seat=payload.seat, by=create.user, idempotency_key=create.key
+        )
+    return create.answer(_session_out(session))
 
 
-@router.post(
-    "/sites/{slug:slug}/sessions/{int:session_id}/end",
-    response={200: SessionOut, 201: SessionOut, **ANSWERS},
-    url_name="session_end",
-)
+@_creates("/sites/{slug:slug}/sessions/{int:session_id}/end", SessionOut, name="session_end")
 def end_session(
     request: HttpRequest,
     slug: str,
@@ -351,21 +380,16 @@ def end_session(
     """The person leaves the space: to after-care, or (``to_aftercare: false``) off the site.
     The seat goes into its clear-down. Answers 201 when it ends the session, 200 for a replay
     of the same request."""
-    user, site, _role = _site(request, slug, BOARD_ACTORS)
-    key = _key(idempotency_key)
-    status = _status(user, key)
-    session = access_session(site, session_id)
-    try:
-        with timezone.override(site.tz):
-            ended = board.end_session(
-                session=session,
-                by=user,
-                to_aftercare=payload.to_aftercare if payload is not None else True,
-                idempotency_key=key,
-            )
-    except ActionRefused as refusal:
-        raise from_refusal(refusal) from None
-    return Status(status, _session_out(ended))
+    create = _create(request, slug, BOARD_ACTORS, idempotency_key)
+    session = access_session(create.site, session_id)
+    with create.recording():
+        ended = board.end_session(
+            session=session,
+            by=create.user,
+            to_aftercare=payload.to_aftercare if payload is not None else True,
+            idempotency_key=create.key,
+        )
+    return create.answer(_session_out(ended))
 
 
 # --- Incidents ------------------------------------------------------------------------------
@@ -383,11 +407,7 @@ def _incident_out(incident: Incident, steps: list[Intervention]) -> dict[str, An
     }
 
 
-@router.post(
-    "/sites/{slug:slug}/incidents",
-    response={200: IncidentOut, 201: IncidentOut, **ANSWERS},
-    url_name="incident_create",
-)
+@_creates("/sites/{slug:slug}/incidents", IncidentOut, name="incident_create")
 def create_incident(
     request: HttpRequest,
     slug: str,
@@ -397,9 +417,8 @@ def create_incident(
     """An incident and its interventions, each with its own time, in one go: if any part is
     refused (a naloxone dose that is not plausible, an ambulance arriving before it was
     called, a time before the onset) nothing at all is written."""
-    user, site, _role = _site(request, slug, TAPPERS)
-    key = _key(idempotency_key)
-    status = _status(user, key)
+    create = _create(request, slug, TAPPERS, idempotency_key)
+    site = create.site
     visit = None if payload.visit_id is None else _visit(request, site, payload.visit_id)
     space = None if payload.space_id is None else _space(site, payload.space_id)
     steps = [
@@ -416,12 +435,12 @@ def create_incident(
         )
         for step in payload.interventions
     ]
-    try:
-        with timezone.override(site.tz):
+    with create.recording(INCIDENT_FIELDS):
+        try:
             incident, recorded = api_actions.record_incident(
                 site=site,
-                by=user,
-                idempotency_key=key,
+                by=create.user,
+                idempotency_key=create.key,
                 location=payload.location,
                 location_detail=payload.location_detail,
                 kind=payload.kind or "",
@@ -430,11 +449,10 @@ def create_incident(
                 onset_at=payload.onset_at,
                 interventions=steps,
             )
-    except api_actions.InterventionRefused as refusal:
-        raise from_refusal(refusal, {refusal.code: f"interventions[{refusal.index}]"}) from None
-    except ActionRefused as refusal:
-        raise from_refusal(refusal, INCIDENT_FIELDS) from None
-    return Status(status, _incident_out(incident, recorded))
+        except api_actions.InterventionRefused as refusal:
+            field = f"interventions[{refusal.index}]"
+            raise from_refusal(refusal, {refusal.code: field}) from None
+    return create.answer(_incident_out(incident, recorded))
 
 
 # --- Supplies -------------------------------------------------------------------------------
@@ -451,11 +469,7 @@ def _movement_out(movement: StockMovement) -> dict[str, Any]:
     }
 
 
-@router.post(
-    "/sites/{slug:slug}/supplies-given",
-    response={200: SupplyGivenOut, 201: SupplyGivenOut, **ANSWERS},
-    url_name="supply_give",
-)
+@_creates("/sites/{slug:slug}/supplies-given", SupplyGivenOut, name="supply_give")
 def give_supply(
     request: HttpRequest,
     slug: str,
@@ -464,23 +478,19 @@ def give_supply(
 ) -> Status[dict[str, Any]]:
     """Supplies given out: to a visit, or to a walk-in (with their card's code if they showed
     one). Stock goes down; refused when there is not that much in stock."""
-    user, site, role = _site(request, slug, GIVERS)
-    key = _key(idempotency_key)
-    status = _status(user, key)
+    create = _create(request, slug, GIVERS, idempotency_key)
+    site = create.site
     visit = None if payload.visit_id is None else _visit(request, site, payload.visit_id)
-    client = _client(site, user, role, payload.client_code)
+    client = _client(site, create.user, create.role, payload.client_code)
     item = _entry(site, CatalogueItem.Kind.SUPPLY, payload.item, "item")
-    try:
-        with timezone.override(site.tz):
-            movement = supplies_actions.give_supply(
-                site=site,
-                item=item,
-                quantity=payload.quantity,
-                visit=visit,
-                client=client,
-                by=user,
-                idempotency_key=key,
-            )
-    except ActionRefused as refusal:
-        raise from_refusal(refusal, SUPPLY_FIELDS) from None
-    return Status(status, _movement_out(movement))
+    with create.recording(SUPPLY_FIELDS):
+        movement = supplies_actions.give_supply(
+            site=site,
+            item=item,
+            quantity=payload.quantity,
+            visit=visit,
+            client=client,
+            by=create.user,
+            idempotency_key=create.key,
+        )
+    return create.answer(_movement_out(movement))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -31,6 +32,9 @@ from saferoom.evaluation.parameters import (
     with_distribution,
     with_overrides,
 )
+from saferoom.reports.periods import EXAMPLES as PERIOD_EXAMPLES
+from saferoom.reports.periods import Period, PeriodError, parse_period
+from saferoom.sites.models import Site
 
 MAX_DRAWS = 100_000
 MIN_DRAWS = 100
@@ -299,6 +303,85 @@ class PresetChoiceForm(forms.Form):
         field.choices = choices
 
 
+class SiteFillForm(forms.Form):
+    """Whose reports, for which period, fill the site's own data (``uk-site``): one of the
+    sites the user may evaluate, and a period written as ``saferoom report --period`` takes it,
+    in that site's calendar. Both travel in the run's address (a slug and a period are not
+    personal data)."""
+
+    from_site = forms.ChoiceField(
+        label=gettext_lazy("Site"),
+        error_messages={
+            "required": gettext_lazy("Choose the site whose reports fill the inputs."),
+            "invalid_choice": gettext_lazy(
+                "Choose one of the sites listed: the inputs can be filled only from the "
+                "reports of a site you may evaluate."
+            ),
+        },
+    )
+    period = forms.CharField(
+        label=gettext_lazy("Period"),
+        max_length=40,
+        help_text=gettext_lazy(
+            "A month (2026-03), quarter (2026-Q1), year (2026), week (2026-W11) or any range "
+            "of days (2026-01-01..2026-06-30), in the site's calendar: at most a year, and "
+            "already over."
+        ),
+        error_messages={"required": gettext_lazy("Enter the period of the reports.")},
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+    def __init__(
+        self, data: Mapping[str, Any] | None = None, *, sites: list[Site], current: Site
+    ) -> None:
+        super().__init__(data, initial={"from_site": current.slug})
+        self.sites = {site.slug: site for site in sites}
+        field = self.fields["from_site"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(site.slug, site.name) for site in sites]
+        last_month = (timezone.localdate(timezone=current.tz).replace(day=1)) - dt.timedelta(days=1)
+        self.fields["period"].initial = f"{last_month:%Y-%m}"
+
+    def clean_from_site(self) -> Site:
+        return self.sites[self.cleaned_data["from_site"]]
+
+    def clean_period(self) -> Period:
+        try:
+            return parse_period(self.cleaned_data["period"])
+        except PeriodError:
+            raise forms.ValidationError(
+                _("Cannot read this period. Write one of: %(examples)s.")
+                % {"examples": PERIOD_EXAMPLES}
+            ) from None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        site, period = cleaned.get("from_site"), cleaned.get("period")
+        if not isinstance(site, Site) or not isinstance(period, Period):
+            return cleaned
+        if period.days > MAX_PERIOD_DAYS:
+            # The model's inputs are yearly; unique clients over more than a year would
+            # overstate a year's.
+            self.add_error("period", _("Choose a period of at most a year."))
+        elif period.last >= timezone.localdate(timezone=site.tz):
+            self.add_error(
+                "period",
+                _(
+                    "%(period)s has not ended yet at %(site)s, so its counts are not complete. "
+                    "Choose a period that has ended, or a range up to yesterday."
+                )
+                % {"period": period.code, "site": site.name},
+            )
+        return cleaned
+
+    def query(self) -> dict[str, str]:
+        """The fill as it travels in a run's address."""
+        return {
+            "from_site": self.cleaned_data["from_site"].slug,
+            "period": self.cleaned_data["period"].code,
+        }
+
+
 @dataclass(frozen=True)
 class InputRow:
     """One input of the form, with what the page shows beside it."""
@@ -365,13 +448,21 @@ class CostBenefitForm(forms.Form):
         error_messages={"invalid": gettext_lazy("Enter a whole number, such as 1.")},
     )
 
-    CONTROL_NAMES = ("preset", "perspective", "draws", "seed", "run")
+    CONTROL_NAMES = ("preset", "perspective", "draws", "seed", "run", "from_site", "period")
 
     def __init__(
-        self, data: Mapping[str, Any] | None = None, *, base: Preset, preset: Preset | None = None
+        self,
+        data: Mapping[str, Any] | None = None,
+        *,
+        base: Preset,
+        preset: Preset | None = None,
+        required_notes: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(data)
         self.base = base
+        # Why a required input has no value, when there is more to say than "not published"
+        # (a figure of the site's reports hidden from this reader).
+        self.required_notes = dict(required_notes or {})
         self.preset = preset or base
         self.scenario: Preset = self.preset
         self.overrides: dict[str, float | str] = {}
@@ -496,7 +587,8 @@ class CostBenefitForm(forms.Form):
             if name in self.fields and not self.has_error(name):
                 self.add_error(
                     name,
-                    _(
+                    self.required_notes.get(name)
+                    or _(
                         "Required: the preset has no value for this input. Enter one from "
                         "your own records or a published source."
                     ),
@@ -560,9 +652,12 @@ def query_for(
     draws: int,
     seed: int,
     distributions: Mapping[str, str] | None = None,
+    fill: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The short query string of a run: only what differs from the preset."""
-    query = {"preset": preset, "perspective": perspective, "draws": str(draws), "seed": str(seed)}
+    """The short query string of a run: only what differs from the preset (and, for the
+    site's own data, which site's reports and period filled it)."""
+    query = {"preset": preset, **(fill or {})}
+    query.update({"perspective": perspective, "draws": str(draws), "seed": str(seed)})
     for name, value in overrides.items():
         query[name] = input_text(value) if isinstance(value, float) else str(value)
     for name, text in (distributions or {}).items():

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from saferoom.core.suppression import Rule
 from saferoom.evaluation.parameters import Preset, load_preset
 from saferoom.reports.periods import Period
-from saferoom.reports.publish import ShownReport, publish
+from saferoom.reports.publish import Shown, ShownReport, publish
 from saferoom.reports.registry import compute_report
 from saferoom.reports.scopes import site_scope
 from saferoom.sites.models import Site
@@ -37,25 +37,32 @@ CODES = ("U3", "S1", "S3", "S5", "S6", "E2", "C1")
 
 @dataclass
 class SiteFigures:
+    """``preset`` filled; ``filled`` the yearly values read; ``hidden`` the inputs the reader
+    cannot have, each with what the report shows them instead (``<10``, ``*``, or ``—`` where
+    nothing is recorded, such as a month without an operating cost)."""
+
     preset: Preset
     filled: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    hidden: dict[str, str] = field(default_factory=dict)
 
 
-def _value(shown: ShownReport, ref: str) -> float | None:
+def _value(shown: ShownReport, ref: str) -> Shown:
     code, key = ref.split(".", 1)
     result = shown.results[code]
     if code == "E2":
         table = result.breakdown(key)
-        values = [
-            table.cells[i][0].value
+        cells = [
+            table.cells[i][0]
             for i, (row, _label) in enumerate(table.rows)
             if row in TREATMENT_KINDS
         ]
-        if any(v is None for v in values):
-            return None
-        return float(sum(v or 0 for v in values))
-    return result.figure(key).shown.value
+        hidden = [cell for cell in cells if cell.value is None]
+        if hidden:
+            return Shown(None, " + ".join(cell.text for cell in cells), hidden[0].hidden)
+        total = float(sum(cell.value or 0 for cell in cells))
+        return Shown(total, f"{total:g}")
+    return result.figure(key).shown
 
 
 def site_preset(site: Site, period: Period, *, rule: Rule | None) -> SiteFigures:
@@ -66,8 +73,10 @@ def site_preset(site: Site, period: Period, *, rule: Rule | None) -> SiteFigures
     out = SiteFigures(preset=preset)
     parameters = dict(preset.parameters)
     for name, (ref, annualise, what) in MAPPING.items():
-        value = _value(shown, ref)
+        figure = _value(shown, ref)
+        value = figure.value
         if value is None:
+            out.hidden[name] = figure.text
             out.notes.append(
                 f"{name}: the {what} for {period.code} is not available to you "
                 "(hidden under the small-number rule, or not entered); give it with --set."

@@ -29,8 +29,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from saferoom.core.roles import Role
+from saferoom.core.svg import Chart
 from saferoom.evaluation import capacity, charts, exports, site_data
-from saferoom.evaluation.charts import Chart, money, money_short, number, percent, ratio
+from saferoom.evaluation.charts import money, money_short, number, percent, ratio
 from saferoom.evaluation.forms import (
     MODULE_LABELS,
     PERSPECTIVE_LABELS,
@@ -38,6 +39,7 @@ from saferoom.evaluation.forms import (
     CostBenefitForm,
     PlanForm,
     PresetChoiceForm,
+    SiteFillForm,
     options_from_query,
     preset_choices,
     query_for,
@@ -51,7 +53,10 @@ from saferoom.evaluation.parameters import (
     preset_names,
 )
 from saferoom.evaluation.psa import PSAResult, run_psa
-from saferoom.sites.access import site_view
+from saferoom.evaluation.site_figures import SiteFigures, site_preset
+from saferoom.reports.publish import NOT_DEFINED
+from saferoom.reports.scopes import rule_for, site_scope
+from saferoom.sites.access import site_view, sites_for
 from saferoom.sites.models import Site
 
 EVALUATION_ROLES = (Role.EVALUATOR, Role.MANAGER, Role.ADMIN)
@@ -59,6 +64,79 @@ DEFAULT_PRESET = "irwin-2017-baltimore"
 
 
 # --- Cost–benefit ------------------------------------------------------------------------------
+
+
+@dataclass
+class SiteFill:
+    """The site's own data (``uk-site``) filled from a site's reports: the form that chose the
+    site and period and, once it was valid, what the reports gave this reader (exact for the
+    site's own staff, suppressed for everyone else)."""
+
+    form: SiteFillForm
+    figures: SiteFigures | None = None
+    site: Site | None = None
+    period_code: str = ""
+    period_text: str = ""
+    exact: bool = False
+    rule_text: str = ""
+
+    def query(self) -> dict[str, str]:
+        return self.form.query() if self.figures is not None else {}
+
+    def required_notes(self) -> dict[str, str]:
+        """What to say beside each input the reports could not fill for this reader."""
+        if self.figures is None or self.site is None:
+            return {}
+        notes = {}
+        for name, shown in self.figures.hidden.items():
+            where = {"site": self.site.name, "period": self.period_code, "shown": shown}
+            if shown in ("", NOT_DEFINED):
+                notes[name] = (
+                    _(
+                        "Required: %(site)s's reports have no figure for %(period)s (nothing is "
+                        "recorded or entered). Enter a value from the site's own records."
+                    )
+                    % where
+                )
+            else:
+                notes[name] = (
+                    _(
+                        "Required: %(site)s's reports show this to you as %(shown)s for %(period)s "
+                        "(small numbers are hidden). Enter a value yourself: ask the site for the "
+                        "exact figure, or run the lowest and highest it could be."
+                    )
+                    % where
+                )
+        return notes
+
+
+def _site_fill(request: HttpRequest, site: Site, data: QueryDict) -> SiteFill | None:
+    """The fill of the site's own data asked for in ``data`` (``from_site`` and ``period``),
+    from one of the sites of this network the user may evaluate. None for a published model."""
+    if data.get("preset") != SITE_DATA_PRESET:
+        return None
+    user = request.user
+    sites = list(
+        sites_for(user, *EVALUATION_ROLES)  # type: ignore[arg-type]
+        .filter(network_id=site.network_id)
+        .select_related("network")
+    )
+    asked = "from_site" in data or "period" in data
+    form = SiteFillForm(data if asked else None, sites=sites, current=site)
+    fill = SiteFill(form=form)
+    if not asked or not form.is_valid():
+        return fill
+    chosen: Site = form.cleaned_data["from_site"]
+    period = form.cleaned_data["period"]
+    rule = rule_for(user, site_scope(chosen, period))
+    fill.figures = site_preset(chosen, period, rule=rule)
+    fill.site, fill.period_code, fill.exact = chosen, period.code, rule is None
+    fill.period_text = _("%(first)s to %(last)s") % {
+        "first": period.first.strftime("%d %b %Y"),
+        "last": period.last.strftime("%d %b %Y"),
+    }
+    fill.rule_text = "" if rule is None else f"{rule.label}. {rule.describe()}"
+    return fill
 
 
 @dataclass
@@ -74,6 +152,7 @@ class CostBenefitRun:
     seconds: float = 0.0
     query: dict[str, str] = field(default_factory=dict)
     perspective: str = "societal"
+    fill: SiteFill | None = None
 
 
 def _titles(names: list[str]) -> dict[str, str]:
@@ -86,8 +165,12 @@ def _titles(names: list[str]) -> dict[str, str]:
     return titles
 
 
-def _cost_benefit_run(data: QueryDict, *, execute: bool = True) -> CostBenefitRun:
-    """Read a run from ``data`` (the query, or a posted form) and, with ``execute``, run it."""
+def _cost_benefit_run(
+    data: QueryDict, *, fill: SiteFill | None = None, execute: bool = True
+) -> CostBenefitRun:
+    """Read a run from ``data`` (the query, or a posted form) and, with ``execute``, run it.
+    With ``fill`` (the site's own data read from its reports), the filled ``uk-site`` is the
+    model the inputs start from."""
     names = preset_names()
     choices = preset_choices(names, _titles(names))
     asked = data.get("preset") or (DEFAULT_PRESET if DEFAULT_PRESET in names else names[0])
@@ -95,10 +178,17 @@ def _cost_benefit_run(data: QueryDict, *, execute: bool = True) -> CostBenefitRu
     if not chooser.is_valid():
         asked = DEFAULT_PRESET if DEFAULT_PRESET in names else names[0]
     base = load_preset(asked)
+    if fill is not None and fill.figures is not None and base.name == SITE_DATA_PRESET:
+        base = fill.figures.preset
     shown = options_from_query(base, data)
     wants_run = "run" in data
-    form = CostBenefitForm(data if wants_run else None, base=base, preset=shown)
-    run = CostBenefitRun(base=base, form=form, chooser=chooser)
+    form = CostBenefitForm(
+        data if wants_run else None,
+        base=base,
+        preset=shown,
+        required_notes=fill.required_notes() if fill is not None else None,
+    )
+    run = CostBenefitRun(base=base, form=form, chooser=chooser, fill=fill)
     if not wants_run or not chooser.is_valid() or not form.is_valid():
         return run
     perspective = form.cleaned_data["perspective"]
@@ -110,6 +200,7 @@ def _cost_benefit_run(data: QueryDict, *, execute: bool = True) -> CostBenefitRu
         draws=draws,
         seed=seed,
         distributions=form.distribution_texts(),
+        fill=fill.query() if fill is not None else None,
     )
     if not execute:
         return run
@@ -342,7 +433,9 @@ def _links(site: Site, run: CostBenefitRun) -> dict[str, str]:
 def _cost_benefit_context(
     request: HttpRequest, site: Site, run: CostBenefitRun | None = None
 ) -> dict[str, Any]:
-    run = run or _cost_benefit_run(request.GET)
+    run = run or _cost_benefit_run(request.GET, fill=_site_fill(request, site, request.GET))
+    fill = run.fill
+    figures = fill.figures if fill is not None else None
     context: dict[str, Any] = {
         "site": site,
         "run": run,
@@ -353,6 +446,9 @@ def _cost_benefit_context(
         "option_fields": run.form.option_fields(),
         "site_data_preset": run.base.name == SITE_DATA_PRESET,
         "missing": run.base.missing(),
+        "fill": fill,
+        "filled_names": sorted(figures.filled) if figures is not None else [],
+        "hidden_names": sorted(figures.hidden) if figures is not None else [],
         "links": _links(site, run),
         "seconds": f"{run.seconds:.2f}",
         "generated_at": timezone.localtime(),
@@ -380,7 +476,8 @@ def cost_benefit(request: HttpRequest, site: Site) -> HttpResponse:
     differs from the published model: that address is the result, to bookmark or share.
     Refused inputs are shown at once, with nothing run."""
     if request.method == "POST":
-        run = _cost_benefit_run(request.POST, execute=False)
+        fill = _site_fill(request, site, request.POST)
+        run = _cost_benefit_run(request.POST, fill=fill, execute=False)
         if run.form.is_bound and run.form.is_valid() and run.query:
             address = reverse("evaluation:cost_benefit", kwargs={"site": site.slug})
             return redirect(f"{address}?{urlencode(run.query)}#results")

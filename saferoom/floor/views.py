@@ -21,16 +21,13 @@ from saferoom.core import audit
 from saferoom.core.errors import ActionRefused
 from saferoom.core.middleware import POLL_HEADER
 from saferoom.core.models import User
-from saferoom.core.roles import Role
 from saferoom.floor import actions, queue
-from saferoom.floor.access import access_visit
+from saferoom.floor.access import DESK_ROLES, access_visit
 from saferoom.floor.eligibility import Problem, eligibility_questions, standing_problems
 from saferoom.floor.forms import CheckInForm, TurnAwayForm
 from saferoom.floor.models import Visit
 from saferoom.sites.access import site_view
 from saferoom.sites.models import CatalogueItem, Site, catalogue_for
-
-DESK_ROLES = (Role.DESK, Role.FLOOR, Role.MANAGER, Role.ADMIN)
 
 
 def _user(request: HttpRequest) -> User:

@@ -35,10 +35,9 @@ from saferoom.core import audit
 from saferoom.core.errors import ActionRefused
 from saferoom.core.middleware import POLL_HEADER
 from saferoom.core.models import User
-from saferoom.core.roles import Role
 from saferoom.floor import actions, board, forms_board
-from saferoom.floor.access import access_visit
-from saferoom.floor.models import ConsumptionSession, Escalation, MobileStop, SessionCheck, Visit
+from saferoom.floor.access import BOARD_ACTORS, BOARD_VIEWERS, access_session, access_visit
+from saferoom.floor.models import Escalation, MobileStop, SessionCheck, Visit
 from saferoom.floor.queue import waited
 from saferoom.incidents import actions as incident_actions
 from saferoom.incidents.models import Incident
@@ -46,8 +45,6 @@ from saferoom.sites.access import access_space, site_view
 from saferoom.sites.models import Site, Space
 
 # The order is the order of preference: someone who is both desk and floor acts as floor.
-BOARD_VIEWERS = (Role.FLOOR, Role.MANAGER, Role.ADMIN, Role.DESK)
-BOARD_ACTORS = (Role.FLOOR, Role.MANAGER, Role.ADMIN)
 ACTING_ROLES = frozenset(BOARD_ACTORS)
 
 # The board's groups of tiles, in this order; the after-care area is the list beside them.
@@ -90,19 +87,6 @@ def _clock(site: Site, moment: datetime) -> str:
 
 
 # --- Access: the only way a board view reaches a session, escalation or stop ----------------
-
-
-def access_session(site: Site, pk: int) -> ConsumptionSession:
-    session = (
-        ConsumptionSession.objects.select_related(
-            "space", "site", "visit__client", "visit__site", "emergency_by"
-        )
-        .filter(site=site, pk=pk)
-        .first()
-    )
-    if session is None:
-        raise Http404
-    return session
 
 
 def access_escalation(site: Site, pk: int) -> Escalation:

@@ -1,13 +1,21 @@
 """The only way an incidents view gets hold of an incident or one of its interventions: through
 its site, so another site's incident answers 404 as if it did not exist. (Who may open the page
-at all is ``site_view``'s job; evaluators never reach a client-level incident.)"""
+at all is ``site_view``'s job, with the role lists here, shared by the pages and the API;
+evaluators never reach a client-level incident.)"""
 
 from __future__ import annotations
 
 from django.http import Http404
 
+from saferoom.core.roles import Role
 from saferoom.incidents.models import Incident, Intervention
 from saferoom.sites.models import Site
+
+# The order is the order of preference: someone who is both desk and floor acts as floor.
+VIEWERS = (Role.FLOOR, Role.MANAGER, Role.ADMIN, Role.DESK)
+TAPPERS = VIEWERS
+CORRECTORS = (Role.FLOOR, Role.MANAGER, Role.ADMIN)
+REVIEWERS = (Role.MANAGER, Role.ADMIN)
 
 
 def access_incident(site: Site, pk: int) -> Incident:

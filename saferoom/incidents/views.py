@@ -33,9 +33,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from saferoom.core import audit
 from saferoom.core.errors import ActionRefused
 from saferoom.core.models import User
-from saferoom.core.roles import Role
 from saferoom.incidents import actions, forms
-from saferoom.incidents.access import access_incident, access_intervention
+from saferoom.incidents.access import (
+    CORRECTORS,
+    REVIEWERS,
+    TAPPERS,
+    VIEWERS,
+    access_incident,
+    access_intervention,
+)
 from saferoom.incidents.models import (
     MEDICAL_KINDS,
     Incident,
@@ -47,11 +53,6 @@ from saferoom.incidents.models import (
 from saferoom.sites.access import site_view
 from saferoom.sites.models import Site
 
-# The order is the order of preference: someone who is both desk and floor acts as floor.
-VIEWERS = (Role.FLOOR, Role.MANAGER, Role.ADMIN, Role.DESK)
-TAPPERS = VIEWERS
-CORRECTORS = (Role.FLOOR, Role.MANAGER, Role.ADMIN)
-REVIEWERS = (Role.MANAGER, Role.ADMIN)
 LIST_CLOSED = 50
 
 # The emergency screen's preset buttons (issue 4): the doses and flows used most.

@@ -25,6 +25,8 @@ ROWS: dict[str, Row] = {
     #                                      kwargs       anon desk nurse mgr eval admin other
     "api:openapi-json":         public({},              200, 200, 200, 200, 200, 200, 200),
     "api:api-root":             public({},              404, 404, 404, 404, 404, 404, 404),
+    "api:not_found":            public({"rest": "api_no_such_path"},
+                                                        404, 404, 404, 404, 404, 404, 404),
     "api:sites":                public({},              401, 401, 401, 401, 401, 401, 401),
     "api:site":                 public(SITE_API,        401, 401, 401, 401, 401, 401, 401),
     "api:site_indicators":      public(SITE_API,        401, 401, 401, 401, 401, 401, 401),
@@ -46,4 +48,4 @@ ROWS: dict[str, Row] = {
 def samples(
     *, network: Any, site_a: Any, site_b: Any, desk: Any, built: dict[str, Any]
 ) -> dict[str, Any]:
-    return {"api_network": network.pk}
+    return {"api_network": network.pk, "api_no_such_path": "networks/one/indicators"}

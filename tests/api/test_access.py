@@ -116,8 +116,8 @@ OPERATIONS: dict[str, Op] = {
 }
 # fmt: on
 # Served without a token: the OpenAPI document describes the API and holds no data; the root
-# only anchors the paths (404).
-UNAUTHENTICATED = {"api:openapi-json", "api:api-root"}
+# only anchors the paths (404), and any other path is the API's JSON 404.
+UNAUTHENTICATED = {"api:openapi-json", "api:api-root", "api:not_found"}
 
 # What an evaluator may call: aggregates only.
 EVALUATOR_MAY = {"api:sites", "api:site", "api:site_indicators", "api:network_indicators"}

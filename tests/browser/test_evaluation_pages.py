@@ -1,22 +1,27 @@
 """The evaluation pages in real Chromium, as an evaluator uses them: choose the Irwin et al.
 2017 model, enter the one input it cannot source, change another, run, read the results and
-the four charts, open the printable annex; then plan capacity. axe-core finds no serious or
+the four charts, open the printable annex; then plan capacity; and fill the site's own data
+from its reports, exact for a manager and with the hidden figure left to enter for an
+evaluator. axe-core finds no serious or
 critical problem on any of these pages, with results and with refused inputs.
 
 Elements are found by role and accessible name, as a person (or a screen reader) finds them."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from saferoom.evaluation.charts import money
 from saferoom.evaluation.model import evaluate
 from saferoom.evaluation.parameters import load_preset, with_overrides
 from tests.browser.accessibility import assert_accessible
+from tests.reports.safety_data import incident
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -144,3 +149,74 @@ def test_an_evaluator_plans_capacity_and_sees_waits_and_occupancy_by_hour(
     expect(results.locator('[data-smallest="booths"]')).to_contain_text("injection booth")
     shot(page, "plan")
     assert_accessible(page, "the capacity page with results")
+
+
+def _last_month_with_overdoses(site, by, count: int) -> str:
+    """``count`` opioid overdoses at ``site`` last month (site calendar); its period code."""
+    first_of_this_month = timezone.localdate(timezone=site.tz).replace(day=1)
+    last_month = first_of_this_month - dt.timedelta(days=1)
+    for day in range(count):
+        incident(
+            site,
+            by,
+            kind="opioid",
+            onset=dt.datetime(last_month.year, last_month.month, 2 + day, 14, tzinfo=site.tz),
+        )
+    return f"{last_month:%Y-%m}"
+
+
+def test_the_site_data_is_filled_from_the_reports_exact_for_staff_and_hidden_for_evaluators(
+    page, log_in, live_server, manager, evaluator, site_a
+):
+    period = _last_month_with_overdoses(site_a, manager, 3)
+    address = reverse("evaluation:cost_benefit", kwargs={"site": "riverside"})
+
+    # The manager works at the site: exact figures, each saying which report and period.
+    log_in(manager)
+    page.goto(f"{live_server.url}{address}")
+    page.get_by_label("Start from").select_option("uk-site")
+    page.get_by_role("button", name="Show this model's inputs").click()
+    fill = page.get_by_role("region", name="Fill from this site's reports")
+    expect(fill.get_by_label("Site")).to_have_value("riverside")
+    expect(fill.get_by_label("Period")).to_have_value(period)
+    assert_accessible(page, "the site's own data before filling")
+    fill.get_by_label("Period").fill("last March")
+    fill.get_by_role("button", name="Fill from the reports").click()
+    expect(page.get_by_role("alert")).to_contain_text("Cannot read this period")
+    assert_accessible(page, "the fill form with a refused period")
+    fill.get_by_label("Period").fill(period)
+    fill.get_by_role("button", name="Fill from the reports").click()
+    status = page.get_by_role("status")
+    expect(status).to_contain_text(f"6 inputs filled from Riverside's reports for {period}")
+    # No operating cost was entered for the month: it stays to be entered, and says so.
+    expect(status).to_contain_text("could not be filled and stays a required input")
+    expect(page.get_by_role("row", name=re.compile("cost.operating"))).to_contain_text(
+        "not in the reports you may see"
+    )
+    overdoses = page.get_by_label(
+        "Overdoses and medical emergencies on site a year (S1)", exact=True
+    )
+    expect(overdoses).not_to_have_value("")
+    expect(page.get_by_role("row", name=re.compile("site.overdoses"))).to_contain_text(
+        f"Riverside's reports, {period}: overdoses and medical emergencies (S1) = 3"
+    )
+    shot(page, "site-fill-manager")
+    assert_accessible(page, "the site's own data filled for a manager")
+
+    # The evaluator sees what is published: the overdoses (<10) stay a required input.
+    page.context.clear_cookies()
+    log_in(evaluator)
+    page.goto(f"{live_server.url}{address}?preset=uk-site&from_site=riverside&period={period}")
+    expect(page.get_by_role("status")).to_contain_text("small numbers hidden")
+    overdoses = page.get_by_label(
+        "Overdoses and medical emergencies on site a year (S1)", exact=True
+    )
+    expect(overdoses).to_have_value("")
+    page.get_by_role("button", name="Run the evaluation").first.click()
+    expect(page.get_by_role("alert").first).to_contain_text("Nothing was run")
+    expect(overdoses).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_role("row", name=re.compile("site.overdoses"))).to_contain_text(
+        "show this to you as <10"
+    )
+    shot(page, "site-fill-evaluator")
+    assert_accessible(page, "the site's own data with a hidden figure refused")

@@ -9,13 +9,14 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from saferoom.core.svg import Chart
 from saferoom.evaluation import charts
 from saferoom.evaluation.charts import money, money_short, nice_ceiling, number, percent, ratio
 
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def parse(chart: charts.Chart) -> ET.Element:
+def parse(chart: Chart) -> ET.Element:
     """The SVG must be well-formed XML (it is inlined in HTML and printed)."""
     return ET.fromstring(str(chart.svg))  # noqa: S314 - our own markup, not untrusted input
 

@@ -91,12 +91,13 @@ def test_the_page_shows_every_input_of_the_irwin_model_grouped_by_module_with_un
     assert 'id="results"' not in page
 
 
-def test_the_site_own_data_preset_says_its_counts_are_entered_by_hand_until_reports_exist(
+def test_the_site_own_data_preset_offers_to_fill_its_counts_from_the_reports(
     as_evaluator: HttpClient, site_a: Any
 ) -> None:
     page = html(as_evaluator.get(url(preset="uk-site")))
     assert "This site&#x27;s own data" in page
-    assert "enter the site's counts yourself for now" in page
+    assert "come from the site's reports: choose the site and the period below" in page
+    assert '<button type="submit" class="secondary big">Fill from the reports</button>' in page
     assert "National Cost Collection" in page
     assert 'name="site.unique_clients"' in page
 

@@ -38,7 +38,7 @@ from saferoom.clients import actions as client_actions
 from saferoom.clients.access import access_client, grant_client
 from saferoom.clients.forms import CodeSearchForm
 from saferoom.clients.models import Client
-from saferoom.core import audit
+from saferoom.core import audit, ratelimit
 from saferoom.core.errors import ActionRefused
 from saferoom.core.models import User
 from saferoom.core.roles import Role
@@ -182,6 +182,7 @@ def new(request: HttpRequest, site: Site) -> HttpResponse:
 def _find_client(request: HttpRequest, site: Site) -> HttpResponse:
     form = CodeSearchForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        ratelimit.check(request, ratelimit.SEARCH, site=site)
         found = client_actions.find_by_code(
             network=site.network, typed_code=form.cleaned_data["code"]
         )

@@ -1,5 +1,6 @@
 """The only way a supplies view gets hold of its objects: through the site, so another site's
-give-out, service or item answers 404 as if it did not exist."""
+give-out, service or item answers 404 as if it did not exist; and who may give out, receive
+and manage supplies, shared by the pages and the API."""
 
 from __future__ import annotations
 
@@ -7,8 +8,14 @@ from django.http import Http404
 
 from saferoom.care.supplies.models import ServiceGiven, StockMovement
 from saferoom.clients.models import Client
+from saferoom.core.roles import Role
 from saferoom.sites.access import access_catalogue_item
 from saferoom.sites.models import CatalogueItem, Site
+
+# The order is the order of preference.
+GIVERS = (Role.FLOOR, Role.MANAGER, Role.ADMIN, Role.DESK)
+RECEIVERS = (Role.MANAGER, Role.ADMIN, Role.FLOOR)
+MANAGERS = (Role.MANAGER, Role.ADMIN)
 
 
 def access_supply(site: Site, pk: int) -> CatalogueItem:

@@ -27,6 +27,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from saferoom.care.supplies import actions, forms, queries
 from saferoom.care.supplies.access import (
+    GIVERS,
+    MANAGERS,
+    RECEIVERS,
     access_movement,
     access_service,
     access_service_item,
@@ -39,16 +42,10 @@ from saferoom.clients.models import Client
 from saferoom.core import audit
 from saferoom.core.errors import ActionRefused
 from saferoom.core.models import User
-from saferoom.core.roles import Role
 from saferoom.floor.access import access_visit
 from saferoom.floor.models import Visit
 from saferoom.sites.access import site_view
 from saferoom.sites.models import CatalogueItem, Site, catalogue_for
-
-# The order is the order of preference.
-GIVERS = (Role.FLOOR, Role.MANAGER, Role.ADMIN, Role.DESK)
-RECEIVERS = (Role.MANAGER, Role.ADMIN, Role.FLOOR)
-MANAGERS = (Role.MANAGER, Role.ADMIN)
 
 # The quantity buttons shown for an item: naloxone kits go one or two at a time.
 QUANTITIES = {"naloxone": (1, 2)}
