@@ -90,17 +90,25 @@ def page(browser: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def log_in(page: Any, live_server: Any) -> Callable[..., None]:
-    """Log in through the real form, as the person would."""
+    """Log in through the real form, as the person would (with the second factor if their
+    role needs it)."""
     from playwright.sync_api import expect
 
-    from tests.conftest import PASSWORD
+    from saferoom.accounts.two_factor import requires_two_factor
+    from tests.conftest import PASSWORD, authenticator, totp_code
 
     def _log_in(user: Any, password: str = PASSWORD) -> None:
+        # Managers, evaluators and administrators type the code their authenticator app shows.
+        device = authenticator(user) if requires_two_factor(user) else None
         page.goto(f"{live_server.url}/login/")
         page.get_by_label("Username").fill(user.username)
         page.get_by_label("Password").fill(password)
         page.get_by_role("button", name="Log in", exact=True).click()
-        expect(page).not_to_have_url(re.compile(r"/login/"))
+        if device is not None:
+            expect(page.get_by_role("heading", level=1)).to_have_text("Enter your code")
+            page.get_by_label("Code").fill(totp_code(device))
+            page.get_by_role("button", name="Check the code").click()
+        expect(page).not_to_have_url(re.compile(r"/login/|/two-factor/"))
         expect(page.get_by_role("button", name="Log out")).to_be_visible()
 
     return _log_in

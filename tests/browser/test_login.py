@@ -81,3 +81,61 @@ def test_pages_load_everything_from_our_own_server_and_nothing_fails(
     skip_link = page.get_by_role("link", name="Skip to main content")
     assert skip_link.evaluate("el => getComputedStyle(el).position") == "absolute"
     assert page.evaluate("typeof window.htmx") == "object"
+
+
+def test_a_manager_sets_up_two_step_login_in_the_browser(page, live_server, manager):
+    """The first login of a manager: password, then the app is set up from the key shown on the
+    page (as a person would type it), then the backup codes; the next login asks for a code."""
+    from base64 import b32decode
+
+    from django_otp.oath import totp
+
+    from tests.conftest import authenticator, totp_code
+
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill(manager.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Set up two-step login")
+    expect(
+        page.get_by_role("img", name="QR code holding your secret key for the app")
+    ).to_be_visible()
+    assert_accessible(page, "setting up two-step login")
+    secret = page.locator("code.secret").inner_text().replace(" ", "")
+    key = b32decode(secret + "=" * (-len(secret) % 8))
+    page.get_by_label("Code from the app").fill(str(totp(key)).zfill(6))
+    page.get_by_role("button", name="Finish setting up").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your backup codes")
+    expect(page.locator("ol.backup-codes li")).to_have_count(10)
+    assert_accessible(page, "the backup codes")
+    page.get_by_role("link", name="I have kept them: carry on").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_label("Username").fill(manager.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Enter your code")
+    assert_accessible(page, "the code step")
+    page.get_by_label("Code").fill(totp_code(authenticator(manager)))
+    page.get_by_role("button", name="Check the code").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    expect(page).not_to_have_url(re.compile(r"/two-factor/"))
+
+
+def test_a_colleague_switches_in_on_a_tablet_with_their_pin(page, log_in, nurse, desk):
+    from django.contrib.auth.hashers import make_password
+    from django.utils import timezone
+
+    from saferoom.accounts.models import StaffPin
+
+    StaffPin.objects.create(user=desk, pin_hash=make_password("402917"), set_at=timezone.now())
+    log_in(nurse)
+    page.get_by_role("link", name="Switch user").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Switch user")
+    assert_accessible(page, "switching user")
+    page.get_by_role("radio", name=desk.display_name).check()
+    page.get_by_label("Their PIN").fill("402917")
+    page.get_by_role("button", name="Switch").click()
+    expect(page.get_by_text(f"You are logged in as {desk.display_name}")).to_be_visible()
+    expect(page.locator(".who")).to_have_text(desk.display_name)

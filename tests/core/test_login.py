@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.test import Client as HttpClient
 from django.urls import reverse
 
@@ -32,3 +34,37 @@ def test_the_health_check_needs_no_login():
     response = HttpClient().get(reverse("health"))
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_logging_in_gives_the_session_a_new_key(desk):
+    """A session key planted before login (session fixation) is worthless after it."""
+    client = HttpClient()
+    session = client.session
+    session["planted"] = True
+    session.save()
+    before = client.cookies[settings.SESSION_COOKIE_NAME].value
+    response = client.post(reverse("login"), {"username": "dana.desk", "password": PASSWORD})
+    assert response.status_code == 302
+    after = client.cookies[settings.SESSION_COOKIE_NAME].value
+    assert after != before
+    assert not Session.objects.filter(session_key=before).exists()
+    planted = HttpClient()
+    planted.cookies[settings.SESSION_COOKIE_NAME] = before
+    assert planted.get(reverse("home"))["Location"].startswith(reverse("login"))
+
+
+def test_sessions_end_after_fifteen_idle_minutes_and_twelve_hours_at_most():
+    # The behaviour under a frozen clock is in tests/core/test_deny_by_default.py.
+    assert settings.SESSION_IDLE_TIMEOUT == 15 * 60
+    assert settings.SESSION_COOKIE_AGE == 12 * 60 * 60
+    assert settings.SESSION_COOKIE_HTTPONLY
+    assert settings.SESSION_COOKIE_SAMESITE == "Lax"
+
+
+@pytest.mark.django_db
+def test_a_failed_login_is_recorded_without_the_password(desk):
+    HttpClient().post(reverse("login"), {"username": "dana.desk", "password": "hunter2-oops"})
+    event = AuditEvent.objects.get(action="auth.login_failed")
+    assert event.actor_label == "dana.desk"
+    assert "hunter2" not in str(event.detail)

@@ -1,0 +1,1 @@
+"""Tests of logging in safely: two-factor login, lockout, PINs and switching user."""
