@@ -3,8 +3,10 @@ grant a worker earns by finding the client at their own desk.
 
 A worker sees a client's record when the client belongs to the site's network and either was
 registered at, or has visited, a site where the worker holds a client-level role, or the worker
-found or registered the client at the desk in the last two hours. Anything else answers 404, as
-if the client did not exist.
+found or registered the client at the desk in the last two hours, or holds a break-glass grant
+for the client (``saferoom.core.breakglass``). Anything else answers 404, as if the client did
+not exist. Opening a record (a GET) counts towards the person's rate limit
+(``saferoom.core.ratelimit``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 
 from saferoom.clients.models import Client
+from saferoom.core import breakglass, ratelimit
 from saferoom.core.models import User
 from saferoom.core.roles import CLIENT_LEVEL_ROLES, Role
 from saferoom.sites.access import roles_at, sites_for
@@ -75,6 +78,9 @@ def access_client(request: HttpRequest, site: Site, pk: int) -> Client:
     to the kept one. Evaluators never see client-level data (403)."""
     if getattr(request, "current_role", None) == Role.EVALUATOR:
         raise PermissionDenied
+    if request.method == "GET":
+        # Opening records is limited per person (bulk extraction); saving is not.
+        ratelimit.check(request, ratelimit.RECORD, site=site)
     user: User = request.user  # type: ignore[assignment]
     found = (
         Client.objects.select_related("registered_site", "network")
@@ -85,6 +91,8 @@ def access_client(request: HttpRequest, site: Site, pk: int) -> Client:
         raise Http404
     client = resolve_merged(found)
     if has_grant(request, found.pk, client.pk) or works_with(user, client):
+        return client
+    if breakglass.active_grant(user, client.pk) is not None:
         return client
     raise Http404
 

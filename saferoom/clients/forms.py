@@ -591,3 +591,27 @@ class MergeConfirmForm(MergeLookupForm):
             ("other", _("Keep %(code)s") % {"code": other_code or _("the other code")}),
         ]
         self.fields["other_code"].widget = forms.HiddenInput()
+
+
+# ---------------------------------------------------------------------------------------------
+# Break-glass
+
+
+class BreakGlassForm(IdempotentForm):
+    """Why someone needs a client's history at every site of the network, now."""
+
+    reason = forms.CharField(
+        label=gettext_lazy("Why do you need this client's history at every site now?"),
+        min_length=10,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=gettext_lazy(
+            "For example: collapsed in booth 2, need to know about earlier overdoses. "
+            "A few words, no names. Your manager will read this."
+        ),
+        error_messages={
+            "required": gettext_lazy("Say why you need it: your manager will be told."),
+            "min_length": gettext_lazy("Say a little more: at least %(limit_value)d characters."),
+            **_TEXT_ERRORS,
+        },
+    )

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from saferoom.clients import views
+from saferoom.clients import views, views_breakglass
 
 app_name = "clients"
 
@@ -14,4 +14,5 @@ urlpatterns = [
     path("<int:pk>/bans/new/", views.ban_new, name="ban_new"),
     path("<int:pk>/bans/<int:ban>/lift/", views.ban_lift, name="ban_lift"),
     path("<int:pk>/merge/", views.merge, name="merge"),
+    path("<int:pk>/break-glass/", views_breakglass.break_glass, name="break_glass"),
 ]

@@ -37,7 +37,7 @@ from saferoom.clients.forms import (
     RegistrationForm,
 )
 from saferoom.clients.models import Ban, Client, Intake, enabled_intake_questions
-from saferoom.core import audit
+from saferoom.core import audit, breakglass, ratelimit
 from saferoom.core.errors import ActionRefused
 from saferoom.core.models import User
 from saferoom.core.roles import Role
@@ -72,14 +72,19 @@ def _render(
     return render(request, template, {"site": site, **context}, status=status)
 
 
-def _audit_view(request: HttpRequest, site: Site, client: Client, page: str) -> None:
+def _audit_view(
+    request: HttpRequest, site: Site, client: Client, page: str, *, grant: Any = None
+) -> None:
+    detail: dict[str, Any] = {"page": page}
+    if grant is not None:
+        detail["break_glass"] = grant.pk  # seen under emergency access: which grant
     audit.record(
         action="client.viewed",
         by=_user(request),
         obj=client,
         site=site,
         role=_role(request),
-        detail={"page": page},
+        detail=detail,
     )
 
 
@@ -136,6 +141,9 @@ def find(request: HttpRequest, site: Site) -> HttpResponse:
     context: dict[str, Any] = {"searched": None, "results": []}
     if request.method == "POST":
         search = request.POST.get("search")
+        if search in ("code", "attributes"):
+            # Searches are limited per person (bulk extraction): past the limit, a 429 page.
+            ratelimit.check(request, ratelimit.SEARCH, site=site)
         if search == "code":
             code_form = CodeSearchForm(request.POST)
             context["searched"] = "code"
@@ -250,16 +258,22 @@ def detail(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
     client = access_client(request, site, pk)
     if client.pk != pk:
         return redirect("clients:detail", site=site.slug, pk=client.pk)
-    _audit_view(request, site, client, "record")
     now = timezone.now()
     user = _user(request)
+    # Break-glass (saferoom.core.breakglass) shows the history at every site of the network.
+    grant = breakglass.active_grant(user, client.pk, now)
+    _audit_view(request, site, client, "record", grant=grant)
     bans = list(
         Ban.objects.filter(client=client)
         .select_related("site", "set_by", "lifted_by")
         .order_by("-starts_at", "-pk")
     )
     visits = (
-        client.visits.filter(site__in=client_level_sites(user))
+        (
+            client.visits.filter(site__network_id=client.network_id)
+            if grant is not None
+            else client.visits.filter(site__in=client_level_sites(user))
+        )
         .select_related("site")
         .order_by("-arrived_at", "-pk")
     )
@@ -279,6 +293,14 @@ def detail(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
         "visits": page,
         "merges": client.merges_kept.select_related("merged", "merged_by").order_by("-merged_at"),
         "may_manage": _role(request) in MANAGER_ROLES,
+        "grant": grant,
+        "network_incidents": (
+            client.incidents.filter(site__network_id=client.network_id)
+            .select_related("site")
+            .order_by("-onset_at", "-pk")[:50]
+            if grant is not None
+            else None
+        ),
         # Only bans this user could lift get a Lift button (a site manager cannot lift a
         # network-wide ban or another site's ban).
         "liftable_ban_ids": {

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from saferoom.sites import views
+from saferoom.sites import views, views_security
 
 app_name = "sites"
 
@@ -39,4 +39,10 @@ urlpatterns = [
     path("settings/staff/<int:pk>/password/", views.staff_password, name="staff_password"),
     path("settings/staff/<int:pk>/deactivate/", views.staff_deactivate, name="staff_deactivate"),
     path("settings/staff/<int:pk>/reactivate/", views.staff_reactivate, name="staff_reactivate"),
+    path("security/alerts/", views_security.alerts, name="security_alerts"),
+    path(
+        "security/alerts/<int:pk>/review/",
+        views_security.alert_review,
+        name="security_alert_review",
+    ),
 ]
