@@ -1,5 +1,6 @@
 """Writing audit events: one per write (inside the write's transaction) and one per view of a
-client-level record. Labels are pseudonymous: a client appears by display code only."""
+client-level record. Labels are pseudonymous: a client appears by display code only. Each event
+is appended to the HMAC hash chain (``saferoom.core.audit_chain``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any, Protocol
 
 from django.utils import timezone
 
+from saferoom.core import audit_chain
 from saferoom.core.middleware import current_request_id
 from saferoom.core.models import AuditEvent, User
 
@@ -34,17 +36,19 @@ def record(
     at: datetime | None = None,
 ) -> AuditEvent:
     """Append an audit event. Call inside the transaction of the write it describes."""
-    return AuditEvent.objects.create(
-        at=at or timezone.now(),
-        actor_id=by.pk if by is not None else None,
-        actor_label=by.get_username() if by is not None else "system",
-        role=role,
-        action=action,
-        object_type=obj._meta.label_lower if obj is not None else "",  # type: ignore[attr-defined]
-        object_id=str(obj.pk) if obj is not None else "",
-        object_label=obj.audit_label() if obj is not None else "",
-        site_id=site.pk if site is not None else None,
-        site_label=site.name if site is not None else "",
-        request_id=current_request_id(),
-        detail=detail or {},
+    return audit_chain.append(
+        {
+            "at": at or timezone.now(),
+            "actor_id": by.pk if by is not None else None,
+            "actor_label": by.get_username() if by is not None else "system",
+            "role": role,
+            "action": action,
+            "object_type": obj._meta.label_lower if obj is not None else "",  # type: ignore[attr-defined]
+            "object_id": str(obj.pk) if obj is not None else "",
+            "object_label": obj.audit_label() if obj is not None else "",
+            "site_id": site.pk if site is not None else None,
+            "site_label": site.name if site is not None else "",
+            "request_id": current_request_id(),
+            "detail": detail or {},
+        }
     )

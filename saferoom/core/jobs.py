@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("saferoom.worker")
 
 CLOSE_OPEN_VISITS = "close_open_visits"
+RETENTION = "retention"
 # How far back the worker looks for closings it has not handled (a worker that was down for a
 # while still closes each missed period at its own closing time).
 CLOSING_LOOKBACK = timedelta(days=2)
@@ -144,11 +145,38 @@ def build_report_rollups(now: datetime) -> JobResult:
     )
 
 
+def apply_retention_schedule(now: datetime) -> JobResult:
+    """Pseudonymise clients unseen for years, clear old clinical free text and prune old audit
+    events behind a checkpoint (``saferoom.core.retention``; docs/privacy/retention.md)."""
+    from saferoom.core import retention
+
+    # Once a day is enough, and the search for inactive clients reads every visit: the JobRun
+    # row for the day (site 0: every site) is the claim, as for closings.
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if JobRun.objects.filter(job=RETENTION, site_id=0, period_end=day).exists():
+        return JobResult("apply_retention_schedule", 0, "records past retention (done today)")
+    try:
+        with transaction.atomic():
+            claim = JobRun.objects.create(job=RETENTION, site_id=0, period_end=day, ran_at=now)
+            done = retention.apply(now)
+            total = done.clients + done.incidents + done.audit_events
+            JobRun.objects.filter(pk=claim.pk).update(count=total)
+    except IntegrityError:
+        return JobResult("apply_retention_schedule", 0, "records past retention (done today)")
+    return JobResult(
+        "apply_retention_schedule",
+        done.clients + done.incidents + done.audit_events,
+        f"records past retention ({done.clients} clients pseudonymised, {done.incidents} "
+        f"incidents anonymised, {done.audit_events} audit events pruned)",
+    )
+
+
 JOBS: tuple[Callable[[datetime], JobResult], ...] = (
     escalate_overdue_checks,
     purge_idempotency_keys,
     clear_expired_sessions,
     close_visits_after_closing,
+    apply_retention_schedule,
     # Last: it sees the visits the jobs above closed.
     build_report_rollups,
 )

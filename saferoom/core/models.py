@@ -43,6 +43,10 @@ class AuditEvent(models.Model):
     site_label = models.CharField(max_length=120, blank=True)
     request_id = models.CharField(max_length=36, blank=True)
     detail = models.JSONField(default=dict, blank=True)
+    # The HMAC hash chain (saferoom.core.audit_chain): the previous event's row_hash, and this
+    # event's HMAC over prev_hash and its own fields. Database triggers refuse UPDATE and DELETE.
+    prev_hash = models.CharField(max_length=64, blank=True)
+    row_hash = models.CharField(max_length=64, blank=True)
 
     class Meta:
         db_table = "core_auditevent"
@@ -59,6 +63,43 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise RuntimeError("Audit events are append-only.")
+
+
+class AuditChainHead(models.Model):
+    """The end of the audit hash chain: one row, locked by every append so that two writers
+    never chain onto the same event, and read by ``audit_verify`` so that events cut off the
+    end of the chain are noticed."""
+
+    last_id = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, blank=True)
+    appended = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "core_auditchainhead"
+
+    def __str__(self) -> str:
+        return f"audit chain head at event {self.last_id}"
+
+
+class AuditCheckpoint(models.Model):
+    """Where the audit chain starts after the retention job removed its oldest events: the last
+    removed event's id and row_hash, and how many were removed, under an HMAC of their own so
+    that nobody without the key can declare events "removed by retention". The delete trigger
+    lets only events at or before the latest checkpoint go."""
+
+    through_id = models.BigIntegerField(unique=True)
+    through_hash = models.CharField(max_length=64)
+    through_at = models.DateTimeField()
+    removed = models.BigIntegerField()
+    made_at = models.DateTimeField()
+    seal = models.CharField(max_length=64)
+
+    class Meta:
+        db_table = "core_auditcheckpoint"
+        ordering = ["-through_id"]
+
+    def __str__(self) -> str:
+        return f"audit checkpoint through event {self.through_id}"
 
 
 class IdempotencyKey(models.Model):
@@ -113,4 +154,20 @@ def new_idempotency_key() -> uuid.UUID:
     return uuid.uuid4()
 
 
-__all__ = ["AuditEvent", "IdempotencyKey", "JobRun", "Role", "User", "new_idempotency_key"]
+# Security alerts and break-glass grants live in their own module.
+from saferoom.core.models_security import (  # noqa: E402, F401
+    BreakGlassGrant,
+    RateTally,
+    SecurityAlert,
+)
+
+__all__ = [
+    "AuditChainHead",
+    "AuditCheckpoint",
+    "AuditEvent",
+    "IdempotencyKey",
+    "JobRun",
+    "Role",
+    "User",
+    "new_idempotency_key",
+]
