@@ -6,6 +6,7 @@ actions, run every benchmark in :mod:`bench.benchmarks` and print one table.
     python -m bench --postgres URL      # the same on PostgreSQL (a fresh database, dropped after)
     python -m bench --strict            # exit 1 if any row fails its target
     python -m bench --only report       # only the benchmarks whose name holds "report"
+    python -m bench --only load --load-duration 120   # the load run alone, for two minutes
 
 Reports (issue 5): every run times a busy site's month and year reports on SQLite or
 PostgreSQL; with --postgres it also times a network's annual report on 20 sites × 5 years
@@ -13,7 +14,12 @@ PostgreSQL; with --postgres it also times a network's annual report on 20 sites 
 server and reused by later runs (--rebuild-network writes it again; it takes a while).
 
 Times are server times measured in this process by calling saferoom's WSGI application (every
-middleware, the view, the database); they exclude the network and HTTP parsing."""
+middleware, the view, the database); they exclude the network and HTTP parsing.
+
+Load (issue 7, bench/load.py) is the exception: saferoom served by gunicorn on loopback and
+driven over HTTP by a realistic mix at 20 requests a second for --load-duration seconds
+(default 600), then the highest rate the mix sustains and the same server's rate for its health
+check; its times are what the client sees."""
 
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from bench.harness import Row
     from bench.scenario import World
 
 
@@ -51,9 +58,26 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--show-queries", action="store_true", help="print the SQL of each counted request"
     )
+    parser.add_argument(
+        "--load-duration",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="how long the load run sustains its 20 requests a second (default 600)",
+    )
+    parser.add_argument(
+        "--load-step",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long each step of the load ceiling searches lasts (default 30)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.samples, args.changed, args.warmup = 40, 10, 25
+        args.load_duration, args.load_step = 4.0, 2.0
+    if args.load_duration <= 0 or args.load_step <= 0:
+        parser.error("--load-duration and --load-step must be positive")
     if args.samples < 1 or args.changed < 1 or args.warmup < 0:
         parser.error("--samples and --changed must be at least 1, --warmup at least 0")
     return args
@@ -68,6 +92,7 @@ def _environment(folder: Path, postgres: str | None) -> None:
     (folder / "static").mkdir()  # STATIC_ROOT: nothing is collected, but it must exist
     os.environ["SAFEROOM_SECRET_KEY"] = secrets.token_urlsafe(50)
     os.environ["SAFEROOM_LINKAGE_KEY"] = secrets.token_urlsafe(32)
+    os.environ["SAFEROOM_AUDIT_KEY"] = secrets.token_urlsafe(32)  # the audit chain's HMAC key
     # A throwaway Fernet key for fields encrypted at rest (32 random bytes, url-safe base64).
     os.environ["SAFEROOM_FIELD_KEYS"] = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
     os.environ["SAFEROOM_ALLOWED_HOSTS"] = "127.0.0.1,localhost,testserver"
@@ -139,6 +164,8 @@ def _run(args: argparse.Namespace) -> int:
             except BenchError as error:
                 name = (benchmark.__doc__ or benchmark.__name__).split("\n")[0]
                 rows.append(Row(benchmark.__name__, result="ERROR", note=f"{name} — {error}"))
+        if not args.only or args.only in "load_real_server":
+            rows.extend(_load(world, args))
         print(_report(world, args, table(rows), machine(), _database_description()))
         if args.show_queries:
             for label, statements in benchmarks.SQL.items():
@@ -151,6 +178,24 @@ def _run(args: argparse.Namespace) -> int:
             connection.creation.destroy_test_db(old_name, verbosity=0)
     failed = [row for row in rows if row.result in ("FAIL", "ERROR")]
     return 1 if failed and args.strict else 0
+
+
+def _load(world: World, args: argparse.Namespace) -> list[Row]:
+    """The load run against the real server (bench/load.py), in a folder of its own."""
+    from bench import harness, load
+
+    with tempfile.TemporaryDirectory(prefix="saferoom-load-") as folder:
+        options = load.LoadOptions(
+            seconds=args.load_duration,
+            step_seconds=args.load_step,
+            folder=Path(folder),
+            quick=args.quick,
+            max_steps=2 if args.quick else 9,
+        )
+        try:
+            return load.load_rows(world, options)
+        except harness.BenchError as error:
+            return [harness.Row("load_real_server", result="ERROR", note=f"Load — {error}")]
 
 
 def _report(

@@ -16,6 +16,9 @@ def main(argv: list[str] | None = None) -> None:
 
     args = list(sys.argv if argv is None else argv)
     args[0] = "saferoom"
+    if len(args) > 1 and not args[1].startswith("-"):
+        # ``saferoom audit-verify`` is ``saferoom audit_verify``: commands are Python modules.
+        args[1] = args[1].replace("-", "_")
     try:
         execute_from_command_line(args)
     except ImproperlyConfigured as error:

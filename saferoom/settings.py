@@ -7,6 +7,7 @@ DEBUG off, saferoom refuses to start until real secrets are given.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 import sys
@@ -88,6 +89,9 @@ SECRET_KEY = _secret("SAFEROOM_SECRET_KEY", min_length=50)
 # The key of the keyed hash that links a returning client to their code-scheme attributes.
 # It is never stored in the database, so a database dump cannot be matched against guesses.
 LINKAGE_KEY = _secret("SAFEROOM_LINKAGE_KEY", min_length=32)
+# The key of the audit log's HMAC hash chain (saferoom.core.audit_chain). Kept out of the
+# database and its backups, so that whoever can write to the database cannot forge the chain.
+AUDIT_KEY = _secret("SAFEROOM_AUDIT_KEY", min_length=32)
 
 
 def _field_keys() -> list[str]:
@@ -121,6 +125,40 @@ def _field_keys() -> list[str]:
 
 FIELD_KEYS = _field_keys()
 
+
+def _backup_keys() -> list[str]:
+    """Keys that encrypt ``saferoom backup`` files (AES-256-GCM), newest first: the newest
+    encrypts, every key listed decrypts. Only the backup and restore commands need them, so
+    the web process starts without; in development, one key generated once into var/."""
+    import base64
+
+    name = "SAFEROOM_BACKUP_KEY"
+    value = env_str(name)
+    if not value and (DEBUG or TESTING):
+        path = VAR_DIR / "secrets" / name.lower()
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+            path.chmod(0o600)
+        value = path.read_text(encoding="utf-8").strip()
+    keys = [part.strip() for part in value.split(",") if part.strip()]
+    for key in keys:
+        try:
+            valid = len(base64.urlsafe_b64decode(key.encode())) == 32
+        except ValueError:
+            valid = False
+        if not valid:
+            raise ImproperlyConfigured(
+                f"{name} holds a value that is not a key (make one with: saferoom "
+                "generate_field_key)."
+            )
+    return keys
+
+
+BACKUP_KEYS = _backup_keys()
+# Where ``saferoom backup`` writes when not told (one encrypted file per backup).
+BACKUP_DIR = Path(env_str("SAFEROOM_BACKUP_DIR", str(VAR_DIR / "backups")))
+
 ALLOWED_HOSTS = env_list(
     "SAFEROOM_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG or TESTING else []
 )
@@ -138,6 +176,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "saferoom.core",
     "saferoom.sites",
     "saferoom.clients",
@@ -148,12 +190,15 @@ INSTALLED_APPS = [
     "saferoom.care.checking",
     "saferoom.reports",
     "saferoom.evaluation",
+    "saferoom.governance",
     "saferoom.api",
     "saferoom.simulation",
+    "saferoom.accounts",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "saferoom.core.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "saferoom.core.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -161,13 +206,18 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "saferoom.core.middleware.SessionLifetimeMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "saferoom.accounts.middleware.TwoFactorRequiredMiddleware",
     "saferoom.core.middleware.DenyByDefaultMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "saferoom.core.middleware.NoStoreMiddleware",
+    "saferoom.core.ratelimit.RateLimitMiddleware",
+    # Last, so that it turns a refused login into the lockout page (saferoom.accounts.lockout).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "saferoom.urls"
@@ -231,6 +281,34 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# The lockout backend comes first: it refuses a locked-out username before any password is
+# checked (saferoom.accounts.backends). Lockout is per username, never per IP address, so one
+# person mistyping (or someone guessing) on the desk's shared connection locks nobody else out.
+AUTHENTICATION_BACKENDS = [
+    "saferoom.accounts.backends.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_FAILURE_LIMIT = env_int("SAFEROOM_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("SAFEROOM_LOGIN_COOLOFF_MINUTES", 15))
+# A refused attempt during the cool-off does not restart it: someone hammering a username cannot
+# keep its owner out for good.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "saferoom.accounts.lockout.lockout_response"
+# Logins are in the audit log already; axes keeps only the failed attempts it counts.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+# axes warns when the IP address is not a lockout parameter; leaving it out is the point (see
+# above), and a username's failures count whatever browser or cookie they come with.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+# Two-factor login (saferoom.accounts.two_factor): the name authenticator apps show.
+OTP_TOTP_ISSUER = env_str("SAFEROOM_TWO_FACTOR_ISSUER", "saferoom")
+# A personal PIN for switching user on a shared tablet: this many wrong PINs lock it for the
+# same cool-off as a password.
+PIN_FAILURE_LIMIT = env_int("SAFEROOM_PIN_FAILURE_LIMIT", 5)
+PIN_MIN_LENGTH = 6
+
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -267,7 +345,39 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SAFEROOM_SSL_REDIRECT", not DEBUG and not TESTING)
 SECURE_HSTS_SECONDS = env_int("SAFEROOM_HSTS_SECONDS", 0 if DEBUG or TESTING else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG and not TESTING
-SECURE_HSTS_PRELOAD = False
+# Preloading is the operator's decision: it binds the whole domain and its subdomains to HTTPS
+# for months, and anyone may submit a domain whose header asks for it. Off unless asked for, so
+# `check --deploy` is told that this is deliberate.
+SECURE_HSTS_PRELOAD = env_bool("SAFEROOM_HSTS_PRELOAD", False)
+if not SECURE_HSTS_PRELOAD:
+    SILENCED_SYSTEM_CHECKS = [*SILENCED_SYSTEM_CHECKS, "security.W021"]
+# Content-Security-Policy and Permissions-Policy (saferoom.core.security): nothing inline,
+# nothing from another origin. Reports of violations go to the browser's console.
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "media-src": ["'self'"],
+    "manifest-src": ["'self'"],
+    "worker-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-src": ["'none'"],
+    "frame-ancestors": ["'none'"],
+}
+
+# Bulk-extraction guard (saferoom.core.ratelimit): per person, in a sliding window. A busy desk
+# searches once per arrival and opens a few records; these are several times that at its peak.
+RATE_LIMIT_WINDOW_MINUTES = env_int("SAFEROOM_RATE_LIMIT_WINDOW_MINUTES", 10)
+RATE_LIMIT_SEARCHES = env_int("SAFEROOM_RATE_LIMIT_SEARCHES", 60)
+RATE_LIMIT_RECORD_VIEWS = env_int("SAFEROOM_RATE_LIMIT_RECORD_VIEWS", 120)
+# Break-glass (saferoom.core.breakglass): how long emergency access to one client's history at
+# every site of the network lasts.
+BREAK_GLASS_MINUTES = env_int("SAFEROOM_BREAK_GLASS_MINUTES", 30)
 
 LANGUAGE_CODE = "en-gb"
 LANGUAGES = [("en-gb", "English")]
@@ -302,7 +412,12 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "saferoom.core.middleware.RequestIdFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"}
+        # An exception is logged as its type and stack, never its message (which may hold
+        # what someone typed): saferoom.core.security.NoExceptionMessageFormatter.
+        "plain": {
+            "()": "saferoom.core.security.NoExceptionMessageFormatter",
+            "format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s",
+        }
     },
     "handlers": {
         "console": {

@@ -2,14 +2,16 @@
 
 from django.urls import include, path
 
+from saferoom.accounts import views as accounts_views
 from saferoom.core import views as core_views
 
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("health/", core_views.health, name="health"),
-    path("login/", core_views.login_view, name="login"),
-    path("logout/", core_views.logout_view, name="logout"),
-    path("account/password/", core_views.password_change_view, name="password_change"),
+    path("login/", accounts_views.login_view, name="login"),
+    path("logout/", accounts_views.logout_view, name="logout"),
+    path("account/password/", accounts_views.password_change_view, name="password_change"),
+    path("", include("saferoom.accounts.urls")),
     path("sites/<slug:site>/", include("saferoom.sites.urls")),
     path("sites/<slug:site>/clients/", include("saferoom.clients.urls")),
     path("sites/<slug:site>/desk/", include("saferoom.floor.urls")),
@@ -20,6 +22,7 @@ urlpatterns = [
     path("sites/<slug:site>/drug-checking/", include("saferoom.care.checking.urls")),
     path("sites/<slug:site>/evaluation/", include("saferoom.evaluation.urls")),
     path("sites/<slug:site>/reports/", include("saferoom.reports.urls")),
+    path("sites/<slug:site>/governance/", include("saferoom.governance.urls")),
     path("sites/<slug:site>/returns/", include("saferoom.reports.urls_returns")),
     path("sites/<slug:site>/costs/", include("saferoom.reports.urls_costs")),
     path("networks/<int:network>/reports/", include("saferoom.reports.urls_network")),

@@ -259,17 +259,33 @@ def build_samples(*, network: Any, site_a: Any, site_b: Any, desk: Any) -> dict[
 # Each area keeps its rows and samples in its own module (tests/access_rows/), imported last
 # because those modules use the helpers above.
 from tests.access_rows import (  # noqa: E402
+    accounts,
     api,
     checking,
     costs,
     evaluation,
+    governance,
     incidents,
     referrals,
     reports,
     returns,
+    security,
     supplies,
 )
 
-AREAS = (incidents, supplies, referrals, checking, evaluation, reports, returns, costs, api)
+AREAS = (
+    incidents,
+    supplies,
+    referrals,
+    checking,
+    evaluation,
+    reports,
+    returns,
+    costs,
+    api,
+    accounts,
+    governance,
+    security,
+)
 for _area in AREAS:
     ACCESS_TABLE.update(_area.ROWS)

@@ -6,10 +6,15 @@ same network; site C belongs to another network entirely."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 from django.test import Client as HttpClient
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import hotp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from saferoom.accounts.two_factor import requires_two_factor
 from saferoom.core.models import User
 from saferoom.core.roles import Role
 from saferoom.sites.defaults import seed_catalogue
@@ -101,6 +106,49 @@ def admin(network: Network, site_a: Site) -> User:
 def other_site_worker(site_b: Site) -> User:
     """Works the desk at another site of the same network."""
     return make_user("oscar.other", (Role.DESK, site_b))
+
+
+def totp_code(device: TOTPDevice) -> str:
+    """The code the person's authenticator app shows now (the next one if now's is used up:
+    each code works once)."""
+    device.refresh_from_db()
+    now_step = int((time.time() - device.t0) // device.step) + device.drift
+    return str(hotp(device.bin_key, max(now_step, device.last_t + 1), device.digits)).zfill(
+        device.digits
+    )
+
+
+def authenticator(user: User) -> TOTPDevice:
+    """The person's authenticator app (set up for them if they have none)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    return device or TOTPDevice.objects.create(user=user, name="Test phone", confirmed=True)
+
+
+def pass_two_factor(client: HttpClient, user: User) -> None:
+    """Mark the client's session as having passed two-factor login, as django-otp does."""
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = authenticator(user).persistent_id
+    session.save()
+
+
+force_login_password_only = HttpClient.force_login
+
+
+def _force_login_with_second_factor(
+    self: HttpClient, user: User, backend: str | None = None
+) -> None:
+    force_login_password_only(self, user, backend)
+    if requires_two_factor(user):
+        pass_two_factor(self, user)
+
+
+@pytest.fixture(autouse=True)
+def _logged_in_personas_pass_two_factor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Managers, evaluators and administrators need two-factor login: a test client's
+    ``force_login`` gives them a session that has passed it, so every test (and the access
+    table) sees the pages as a real, fully logged-in person does. Tests of the password-only
+    state log in through the login form, or with ``force_login_password_only``."""
+    monkeypatch.setattr(HttpClient, "force_login", _force_login_with_second_factor)
 
 
 def login(user: User) -> HttpClient:

@@ -1,21 +1,15 @@
-"""Login, logout, the home page that leads each person to their site, the health check and
-the error pages (which show a reference number, never a stack trace)."""
+"""The home page that leads each person to their site, the health check and the error
+pages (which show a reference number, never a stack trace)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.contrib import messages
-from django.contrib.auth import logout
-from django.contrib.auth import views as auth_views
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.template import loader
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
-from saferoom.core import audit
 from saferoom.core.access import public, roles
 from saferoom.core.middleware import current_request_id
 from saferoom.core.roles import ALL_ROLES, Role
@@ -32,50 +26,6 @@ def health(request: HttpRequest) -> HttpResponse:
     except Exception:
         return JsonResponse({"status": "database unavailable"}, status=503)
     return JsonResponse({"status": "ok"})
-
-
-class LoginView(auth_views.LoginView):
-    template_name = "registration/login.html"
-    redirect_authenticated_user = True
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
-        context["expired"] = self.request.GET.get("expired") == "1"
-        return context
-
-    def form_valid(self, form: Any) -> HttpResponse:
-        response = super().form_valid(form)
-        audit.record(action="auth.login", by=form.get_user())
-        return response
-
-
-login_view = public(LoginView.as_view())
-
-
-@public
-@require_POST
-def logout_view(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated:
-        audit.record(action="auth.logout", by=request.user)
-    logout(request)
-    messages.info(request, _("You have logged out."))
-    return redirect("login")
-
-
-class PasswordChangeView(auth_views.PasswordChangeView):
-    template_name = "registration/password_change.html"
-
-    def get_success_url(self) -> str:
-        return reverse("home")
-
-    def form_valid(self, form: Any) -> HttpResponse:
-        response = super().form_valid(form)
-        audit.record(action="auth.password_changed", by=self.request.user)  # type: ignore[arg-type]
-        messages.success(self.request, _("Your password has been changed."))
-        return response
-
-
-password_change_view = roles(*ALL_ROLES)(PasswordChangeView.as_view())
 
 
 @roles(*ALL_ROLES)
@@ -132,12 +82,7 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    return _error(
-        request,
-        500,
-        _("Something went wrong"),
-        _(
-            "Nothing you entered has been half-saved. Try again; if it keeps happening, "
-            "give a manager the reference number below."
-        ),
-    )
+    # Rendered without the request: no session, user or database is needed, so the page still
+    # shows when the error was the database going away. The reference leads to the log line.
+    html = loader.get_template("500.html").render({"reference": current_request_id()})
+    return HttpResponse(html, status=500)

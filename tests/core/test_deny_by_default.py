@@ -276,6 +276,7 @@ def test_argon2_hashes_passwords_in_production():
 SECRET = "s" * 10 + "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"  # 56 characters
 LINKAGE = "l" * 8 + "0123456789abcdefghijklmnopqrstuv"  # 40 characters
 FIELD_KEYS = "Xn2r5u8x_A-DGKbPeShVmYq3t6w9z_C-FHMcQfTjWnZ="  # a valid Fernet key (32 bytes)
+AUDIT_KEY = "a" * 8 + "0123456789abcdefghijklmnopqrstuv"  # 40 characters
 
 
 def start_production(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -287,6 +288,7 @@ def start_production(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[
             "SAFEROOM_DEBUG": "0",
             "SAFEROOM_VAR_DIR": str(tmp_path / "var"),
             "SAFEROOM_FIELD_KEYS": FIELD_KEYS,
+            "SAFEROOM_AUDIT_KEY": AUDIT_KEY,
             **env,
         }
     )
@@ -336,6 +338,18 @@ def test_production_refuses_to_start_without_field_encryption_keys(tmp_path):
     assert result.returncode != 0
     assert "SAFEROOM_FIELD_KEYS is not set" in result.stderr
     assert FIELD_KEYS not in result.stderr
+
+
+def test_production_refuses_to_start_without_an_audit_chain_key(tmp_path):
+    result = start_production(
+        tmp_path,
+        SAFEROOM_SECRET_KEY=SECRET,
+        SAFEROOM_LINKAGE_KEY=LINKAGE,
+        SAFEROOM_AUDIT_KEY="",
+        SAFEROOM_ALLOWED_HOSTS="saferoom.example.org",
+    )
+    assert result.returncode != 0
+    assert "SAFEROOM_AUDIT_KEY is not set" in result.stderr
 
 
 def test_production_refuses_to_start_without_allowed_hosts(tmp_path):

@@ -28,6 +28,30 @@
     });
   }
 
+  // A live update (htmx) that failed: say so, with the reference of the error page. The board
+  // says it in its own flash area (board.js), so it is left alone there.
+  function showHtmxError(kind, xhr) {
+    var box = document.getElementById("htmx-error");
+    if (!box || document.getElementById("board-flash")) { return; }
+    var text = box.getAttribute("data-text-" + kind) || "";
+    var reference = xhr && xhr.getResponseHeader ? xhr.getResponseHeader("X-Request-Id") : "";
+    box.textContent = "";
+    var p = document.createElement("p");
+    p.className = "message error";
+    p.textContent = kind === "response" && reference ? text + " " + reference : text;
+    box.appendChild(p);
+    box.hidden = false;
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail && event.detail.xhr;
+    showHtmxError(xhr && xhr.status === 429 ? "rate" : "response", xhr);
+  });
+  document.addEventListener("htmx:sendError", function () { showHtmxError("send", null); });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var box = document.getElementById("htmx-error");
+    if (box && event.detail && event.detail.successful) { box.hidden = true; box.textContent = ""; }
+  });
+
   document.addEventListener("DOMContentLoaded", function () { readSkew(); tick(); });
   document.addEventListener("htmx:afterSettle", function () { readSkew(); tick(); });
   setInterval(tick, 1000);
