@@ -9,18 +9,30 @@ PORT ?= 8000
 # Development and test runs use generated secrets in var/; production sets its own.
 export SAFEROOM_DEBUG ?= 1
 
-.PHONY: install demo demo-reset serve test lint typecheck migrations-check test-sqlite test-postgres bench clean
+.PHONY: install lock audit-deps demo demo-reset serve test lint typecheck migrations-check test-sqlite test-postgres bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml requirements/constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -c requirements/constraints.txt
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## lock: pin the versions now installed (after a change to pyproject.toml) for every machine.
+lock:
+	$(BIN)/python -m pip freeze --exclude-editable | sed -n '/^[A-Za-z0-9]/p' > requirements/.pins
+	{ sed -n '/^#/p' requirements/constraints.txt; cat requirements/.pins; } > requirements/constraints.txt.new
+	mv requirements/constraints.txt.new requirements/constraints.txt && rm requirements/.pins
+
+## audit-deps: check the pinned versions against known vulnerabilities (needs the internet:
+## pip-audit asks PyPI's vulnerability data). Not part of `make test`, which runs offline.
+audit-deps: install
+	$(BIN)/python -m pip install --quiet pip-audit
+	$(BIN)/pip-audit --strict --disable-pip --no-deps --requirement requirements/constraints.txt
 
 ## demo: set everything up (venv, database, demo network, one account per role) and serve.
 demo: install

@@ -61,7 +61,9 @@ DESK_PCS = 2
 # Desk workers taking turns: each searches and opens records within the per-person rate limits
 # (SAFEROOM_RATE_LIMIT_SEARCHES and _RECORD_VIEWS per 10 minutes), as a busy desk's staff would.
 DESK_STAFF = 24
-WORKERS = 3  # gunicorn --workers, as docs/operations.md runs it
+# gunicorn --workers as docs/operations.md runs it: 2 × cores + 1 (gunicorn's own advice), so
+# that a worker waiting on PostgreSQL does not leave a core idle.
+WORKERS = 2 * (os.cpu_count() or 1) + 1
 MAX_WAITING = 8  # more waiting than this at a site and the longest-waiting person leaves
 PASSWORD = "bench-load-" + uuid.uuid4().hex  # throwaway personas of a temporary database
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,11 +87,13 @@ REQUESTS_PER_EVENT = {"check-in": 5}
 
 
 class Form(HTMLParser):
-    """The inputs of one HTML form (the first with ``action`` ending as asked, or the first)."""
+    """The inputs of one HTML form (the first with ``action`` ending as asked, or the first).
+    A form without an ``action`` posts to the page it is on (``here``), as in a browser."""
 
-    def __init__(self, action: str = "") -> None:
+    def __init__(self, action: str = "", here: str = "") -> None:
         super().__init__()
         self.action = action
+        self.here = here
         self.inside = False
         self.done = False
         self.fields: dict[str, list[tuple[str, str, bool]]] = {}  # name -> (type, value, checked)
@@ -97,7 +101,7 @@ class Form(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
         if tag == "form" and not self.done and not self.inside:
-            self.inside = not self.action or a.get("action", "").endswith(self.action)
+            self.inside = not self.action or (a.get("action") or self.here).endswith(self.action)
         elif tag == "input" and self.inside and a.get("name"):
             self.fields.setdefault(a["name"], []).append(
                 (a.get("type", "text"), a.get("value", ""), "checked" in a)
@@ -108,8 +112,10 @@ class Form(HTMLParser):
             self.inside, self.done = False, True
 
     @classmethod
-    def read(cls, html: bytes, action: str = "") -> dict[str, list[tuple[str, str, bool]]]:
-        form = cls(action)
+    def read(
+        cls, html: bytes, action: str = "", here: str = ""
+    ) -> dict[str, list[tuple[str, str, bool]]]:
+        form = cls(action, here)
         form.feed(html.decode("utf-8", "replace"))
         return form.fields
 
@@ -429,6 +435,25 @@ def database_url() -> str | None:
     return urlunsplit(parts._replace(path="/" + str(connection.settings_dict["NAME"])))
 
 
+SERVER_PIDS: dict[int, int] = {}  # port -> gunicorn's master process
+
+
+def server_cpu(port: int) -> float:
+    """CPU seconds used so far by the server on ``port``: gunicorn's master and its workers
+    (Linux /proc; 0.0 elsewhere)."""
+    pid = SERVER_PIDS.get(port)
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0.0
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        for p in [str(pid), *kids]:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return total
+
+
 @contextmanager
 def served(folder: Path, workers: int = WORKERS) -> Iterator[int]:
     """gunicorn serving saferoom's WSGI application on a free loopback port, with this
@@ -474,8 +499,10 @@ def served(folder: Path, workers: int = WORKERS) -> Iterator[int]:
             if time.monotonic() > deadline:
                 raise BenchError(f"gunicorn did not answer /health/ within 60 s: {_tail(log)}")
             time.sleep(0.2)
+        SERVER_PIDS[port] = process.pid
         yield port
     finally:
+        SERVER_PIDS.pop(port, None)
         if os.environ.get("SAFEROOM_LOAD_LOG"):
             Path(os.environ["SAFEROOM_LOAD_LOG"]).write_bytes(log.read_bytes())
         process.send_signal(signal.SIGTERM)
@@ -673,8 +700,9 @@ class Driver:
             )
             if f"/desk/checkin/{client_id}/".encode() not in found.body:
                 raise LoadError("the search by code did not find the client")
-            page = self.http.request("check-in", desk, "GET", f"{base}/desk/checkin/{client_id}/")
-            fields = Form.read(page.body, f"/desk/checkin/{client_id}/")
+            checkin = f"{base}/desk/checkin/{client_id}/"
+            page = self.http.request("check-in", desk, "GET", checkin)
+            fields = Form.read(page.body, checkin, here=checkin)
             answers: dict[str, Any] = {
                 "csrfmiddlewaretoken": Form.value(fields, "csrfmiddlewaretoken"),
                 "idempotency_key": Form.value(fields, "idempotency_key"),
@@ -861,7 +889,6 @@ def _verified_session(username: str) -> dict[str, str]:
     """A session for ``username`` made in-process, marked as having passed a TOTP device when
     django-otp is installed (the bench's own stand-in for the second factor)."""
     from django.conf import settings
-    from django.contrib.sessions.backends.db import SessionStore
     from django.test import Client as TestClient
 
     from saferoom.core.models import User
@@ -876,7 +903,9 @@ def _verified_session(username: str) -> dict[str, str]:
     except ImportError:
         return {settings.SESSION_COOKIE_NAME: key}
     device = totp.TOTPDevice.objects.create(user=user, name="load bench", confirmed=True)
-    session = SessionStore(session_key=key)
+    # The configured engine (saferoom's own keeps the sessions in its own table).
+    engine = importlib.import_module(settings.SESSION_ENGINE)
+    session = engine.SessionStore(session_key=key)
     session[otp.DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()
     return {settings.SESSION_COOKIE_NAME: key}
@@ -892,6 +921,8 @@ class Stage:
     samples: list[Sample]
     wall: float
     driver_late_ms: float  # p95 of how late the driver started events (its own overload)
+    server_cpu: float = 0.0  # CPU seconds the server used during the stage (when measured)
+    driver_cpu: float = 0.0  # and this process (the driver)
 
     @property
     def errors(self) -> list[Sample]:
@@ -1062,7 +1093,10 @@ def load_rows(world: Any, opts: LoadOptions) -> list[Row]:
         # Untimed first: each worker's first requests load templates, URLs and connections.
         warm = min(30.0, max(3.0, opts.seconds / 10))
         run_stage(driver, events(TARGET_RATE, warm), TARGET_RATE, warm)
+        server_before, driver_before = server_cpu(port), time.process_time()
         main = run_stage(driver, events(TARGET_RATE, opts.seconds), TARGET_RATE, opts.seconds)
+        main.server_cpu = server_cpu(port) - server_before
+        main.driver_cpu = time.process_time() - driver_before
         load_after = _load_average()
         mix_best, mix_tried = _ceiling(driver, TARGET_RATE, events, opts, relog=True)
         health_best, health_tried = _ceiling(driver, 50.0, health_events, opts, relog=False)
@@ -1110,7 +1144,10 @@ def _rows(
                 f"gunicorn, {WORKERS} sync workers, on loopback; {main.served_rate:.1f} req/s "
                 f"served, {len(errors)} errors{': ' + shown if shown else ''}; load average "
                 f"{load_before} before, {load_after} after; driver late p95 "
-                f"{main.driver_late_ms:.0f} ms; {done}; manager {driver.manager_how}; "
+                f"{main.driver_late_ms:.0f} ms; CPU a second of the run: server "
+                f"{main.server_cpu / main.wall:.2f} s "
+                f"({1000 * main.server_cpu / max(1, len(main.samples)):.0f} ms a request), driver "
+                f"{main.driver_cpu / main.wall:.2f} s; {done}; manager {driver.manager_how}; "
                 f"{cast.history}"
             ),
         )

@@ -47,8 +47,6 @@ NETWORK_SITES = 20
 NETWORK_YEARS = 5
 NETWORK_VISITS_PER_DAY = 275  # on average over the sites: 20 × 275 × 1,826 ≈ 10 million
 NETWORK_DATABASE = "saferoom_bench_network"
-# What the network database holds; a database made for other values is written again.
-NETWORK_RECIPE = f"v1:{NETWORK_SITES}x{NETWORK_YEARS}y@{NETWORK_VISITS_PER_DAY}"
 
 
 @dataclass
@@ -73,7 +71,7 @@ class ReportData:
             f"({how}); rollups brought up to date in {self.built.seconds:.1f} s "
             f"({self.built.days:,} site-days, {self.built.rows:,} count rows, "
             f"{self.built.months:,} client months, {self.built.month_sums:,} months of count "
-            "sums)"
+            f"sums, {self.built.years:,} client years)"
         )
 
 
@@ -435,12 +433,20 @@ class OtherDatabase:
         connection.settings_dict["NAME"] = self.before
 
 
-def network_data(quick: bool) -> ReportData:
+def network_data(
+    quick: bool, *, sites_n: int = NETWORK_SITES, years: int = NETWORK_YEARS
+) -> ReportData:
     """The network's history in the current database: reused when a complete one for the
-    same recipe is there, else written (``quick``: 3 sites, 60 days)."""
+    same recipe is there, else written (``quick``: 3 sites, 60 days). ``sites_n`` and
+    ``years`` make a smaller network of the same kind (``bench.network_profile``)."""
     today = timezone.localdate()
-    sites_n, years = (3, 0) if quick else (NETWORK_SITES, NETWORK_YEARS)
-    recipe = f"quick:{today:%Y}" if quick else f"{NETWORK_RECIPE}:{today:%Y}"
+    if quick:
+        sites_n, years = 3, 0
+    recipe = (
+        f"quick:{today:%Y}"
+        if quick
+        else f"v1:{sites_n}x{years}y@{NETWORK_VISITS_PER_DAY}:{today:%Y}"
+    )
     name = "Bench network" + (" (quick)" if quick else "")
     first = today - timedelta(days=62) if quick else date(today.year - years, 1, 1)
     last = today - timedelta(days=3) if quick else date(today.year - 1, 12, 31)
@@ -520,11 +526,13 @@ def build_rollups(sites: list[Site], workers: int) -> rollups.BuildSummary:
                 total.rows += part.rows
                 total.months += part.months
                 total.month_sums += part.month_sums
+                total.years += part.years
     rest = rollups.build(sites=sites, progress=lambda line: print(f"  rollups: {line}", flush=True))
     total.days += rest.days
     total.rows += rest.rows
     total.months += rest.months
     total.month_sums += rest.month_sums
+    total.years += rest.years
     total.seconds = time.monotonic() - started
     return total
 

@@ -95,8 +95,8 @@ AUDIT_KEY = _secret("SAFEROOM_AUDIT_KEY", min_length=32)
 
 
 def _field_keys() -> list[str]:
-    """Fernet keys for fields encrypted at rest (identity records, follow-up notes), newest
-    first: the newest encrypts, every key decrypts, ``saferoom rotate_identity_keys``
+    """Fernet keys for fields encrypted at rest (free-text notes, identity records), newest
+    first: the newest encrypts, every key decrypts, ``saferoom rotate_field_keys``
     re-encrypts with the newest. In development, one key generated once into var/."""
     from cryptography.fernet import Fernet
 
@@ -330,6 +330,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # Sessions: an absolute lifetime of 12 hours (one long shift); the idle timeout is enforced by
 # SessionLifetimeMiddleware so that the board's background polling does not keep a session alive.
 SESSION_COOKIE_AGE = 12 * 60 * 60
+# Django's database sessions in a table that also names the user and the device, so a person
+# can see where they are logged in and end a login on a lost tablet (saferoom.accounts.sessions).
+SESSION_ENGINE = "saferoom.accounts.sessions"
 SESSION_IDLE_TIMEOUT = env_int("SAFEROOM_IDLE_TIMEOUT_MINUTES", 15) * 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

@@ -17,6 +17,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from saferoom.accounts.two_factor import requires_two_factor
 from saferoom.core.models import User
 from saferoom.core.roles import Role
+from saferoom.floor import board_cache
 from saferoom.sites.defaults import seed_catalogue
 from saferoom.sites.models import Membership, Network, OpeningHours, Site, Space
 
@@ -149,6 +150,13 @@ def _logged_in_personas_pass_two_factor(monkeypatch: pytest.MonkeyPatch) -> None
     table) sees the pages as a real, fully logged-in person does. Tests of the password-only
     state log in through the login form, or with ``force_login_password_only``."""
     monkeypatch.setattr(HttpClient, "force_login", _force_login_with_second_factor)
+
+
+@pytest.fixture(autouse=True)
+def _no_board_render_from_another_test() -> None:
+    """Each server process shares a board render for a second (saferoom.floor.board_cache);
+    a test's database is rolled back, so the next test may reuse its ids and versions."""
+    board_cache.clear()
 
 
 def login(user: User) -> HttpClient:

@@ -247,3 +247,84 @@ def switch_user(*, from_user: User, to_user_id: int, pin: str, at: datetime | No
             at=at,
         )
     return colleague
+
+
+# --- where a person is logged in ---------------------------------------------------------
+
+
+def end_login(*, user: User, ref: str, current_key: str | None, at: datetime | None = None) -> str:
+    """End one of ``user``'s other logins (a tablet left logged in, or lost): whoever holds it
+    is sent to the login page at their next tap. Returns the device it was on."""
+    from saferoom.accounts.sessions import device_label, live_sessions, ref_of
+
+    with transaction.atomic():
+        rows = [
+            row
+            for row in live_sessions(user).select_for_update()
+            if ref_of(row.session_key) == str(ref)
+        ]
+        if not rows:
+            raise ActionRefused(
+                _("That login has already ended. The list below is up to date."), code="gone"
+            )
+        row = rows[0]
+        if row.session_key == current_key:
+            raise ActionRefused(
+                _("That is this device. To end this login, use Log out."), code="current"
+            )
+        device = device_label(row.device)
+        row.delete()
+        audit.record(action="auth.login_ended", by=user, obj=user, detail={"device": device}, at=at)
+    return device
+
+
+def end_other_logins(*, user: User, current_key: str | None, at: datetime | None = None) -> int:
+    """End every login of ``user`` except the one they are using. Returns how many ended."""
+    from saferoom.accounts.models import LoginSession
+    from saferoom.accounts.sessions import live_sessions
+
+    with transaction.atomic():
+        others = LoginSession.objects.filter(user=user).exclude(session_key=current_key or "")
+        # Logins already past their idle or absolute limit are cleared too, but not counted.
+        ended = live_sessions(user).exclude(session_key=current_key or "").count()
+        others.delete()
+        if ended:
+            audit.record(
+                action="auth.logins_ended", by=user, obj=user, detail={"ended": ended}, at=at
+            )
+    return ended
+
+
+def end_staff_logins(*, user: User, by: User, site: Any = None, at: datetime | None = None) -> int:
+    """A manager ends every login of a colleague (a stolen tablet, someone who left in a
+    hurry). The colleague can log in again with their password; to stop that too, deactivate
+    the account. Returns how many logins ended."""
+    from saferoom.accounts.models import LoginSession
+    from saferoom.accounts.sessions import live_sessions
+    from saferoom.sites.actions import may_manage_account
+
+    if by.pk == user.pk:
+        raise ActionRefused(
+            _("To end your own logins, use Where you are logged in on your account page."),
+            code="self",
+        )
+    if not may_manage_account(by, user):
+        raise ActionRefused(
+            _(
+                "Only a manager of every site where this person works (or an administrator) "
+                "can log them out."
+            ),
+            code="not_allowed",
+        )
+    with transaction.atomic():
+        ended = live_sessions(user).count()
+        LoginSession.objects.filter(user=user).delete()
+        audit.record(
+            action="auth.logins_ended_by_manager",
+            by=by,
+            obj=user,
+            site=site,
+            detail={"ended": ended},
+            at=at,
+        )
+    return ended

@@ -1,5 +1,6 @@
-"""Pages of your own account (two-step login, PIN, switching user), and a manager's reset of a
-colleague's two-step login from the site's staff settings."""
+"""Pages of your own account (two-step login, PIN, switching user, where you are logged in), and
+a manager's reset of a colleague's two-step login or ending of their logins from the site's
+staff settings."""
 
 from django.urls import path
 
@@ -14,9 +15,15 @@ urlpatterns = [
     path("account/two-factor/backup-codes/", views.backup_codes, name="backup_codes"),
     path("account/pin/", views.pin, name="pin"),
     path("account/switch/", views.switch, name="switch"),
+    path("account/logins/", views.logins, name="logins"),
     path(
         "sites/<slug:site>/settings/staff/<int:pk>/two-factor/reset/",
         views.staff_two_factor_reset,
         name="staff_two_factor_reset",
+    ),
+    path(
+        "sites/<slug:site>/settings/staff/<int:pk>/logins/end/",
+        views.staff_logins_end,
+        name="staff_logins_end",
     ),
 ]

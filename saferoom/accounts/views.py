@@ -1,5 +1,6 @@
 """Logging in and out, two-factor login (set up, code, backup codes), personal PINs and
-switching user on a shared tablet, and a manager resetting a colleague's authenticator.
+switching user on a shared tablet, where you are logged in (ending a login on a lost tablet),
+and a manager resetting a colleague's authenticator or ending their logins.
 
 The password step is Django's login view: its form passes the request to ``authenticate``, so
 the lockout backend sees every attempt. A person who needs a second factor is logged in after
@@ -22,12 +23,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from saferoom.accounts import actions, two_factor
+from saferoom.accounts import actions, sessions, two_factor
 from saferoom.accounts.forms import CodeForm, EnrolForm, LoginForm, PinForm, SwitchForm
 from saferoom.accounts.middleware import two_factor_exempt
 from saferoom.accounts.models import StaffPin
@@ -91,7 +93,13 @@ class LoginView(auth_views.LoginView):
         user = form.get_user()
         auth_login(self.request, user)  # a new session key: nothing from before carries over
         self.request.session[two_factor.AUTH_METHOD_KEY] = "password"
-        audit.record(action="auth.login", by=user)
+        audit.record(
+            action="auth.login",
+            by=user,
+            detail={
+                "device": sessions.device_label(self.request.session.get(sessions.DEVICE_KEY, ""))
+            },
+        )
         next_url = self.get_success_url()
         step = two_factor.pending_step(self.request, fresh=True)
         if step is not None:
@@ -353,5 +361,71 @@ def staff_two_factor_reset(request: HttpRequest, site: Site, pk: int) -> HttpRes
                 "when they next log in."
             )
             % {"name": member},
+        )
+    return redirect("sites:staff_edit", site=site.slug, pk=member.pk)
+
+
+# --- where you are logged in -------------------------------------------------------------
+
+
+@roles(*ALL_ROLES)
+@require_http_methods(["GET", "POST"])
+def logins(request: HttpRequest) -> HttpResponse:
+    """Your live logins, and ending any of them but this one (ASVS 3.3.4)."""
+    user = _user(request)
+    current = request.session.session_key
+    if request.method == "POST":
+        if "everywhere_else" in request.POST:
+            ended = actions.end_other_logins(user=user, current_key=current)
+            messages.success(
+                request,
+                ngettext(
+                    "%(count)d other login has ended.", "%(count)d other logins have ended.", ended
+                )
+                % {"count": ended},
+            )
+        else:
+            try:
+                actions.end_login(
+                    user=user, ref=request.POST.get("login", "")[:64], current_key=current
+                )
+            except ActionRefused as refusal:
+                messages.error(request, refusal.message)
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "That login has ended: the device is sent to the login page at its "
+                        "next tap."
+                    ),
+                )
+        return redirect("accounts:logins")
+    found = sessions.logins_of(user, current)
+    return render(
+        request,
+        "accounts/logins.html",
+        {"logins": found, "others": any(not login.current for login in found)},
+    )
+
+
+@site_view(Role.MANAGER, Role.ADMIN)
+@require_POST
+def staff_logins_end(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
+    """A manager logs a colleague out everywhere (a stolen tablet)."""
+    by = _user(request)
+    member = access_staff_member(by, site, pk)
+    try:
+        ended = actions.end_staff_logins(user=member, by=by, site=site)
+    except ActionRefused as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(
+            request,
+            ngettext(
+                "%(name)s is logged out of %(count)d device.",
+                "%(name)s is logged out of %(count)d devices.",
+                ended,
+            )
+            % {"name": member, "count": ended},
         )
     return redirect("sites:staff_edit", site=site.slug, pk=member.pk)

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from saferoom.clients.codes import DISPLAY_ALPHABET
+from saferoom.core import audit
 from saferoom.core.errors import ActionRefused
 from saferoom.core.middleware import current_request_id
 
@@ -160,11 +161,13 @@ def install(api: NinjaAPI) -> None:
 
     @api.exception_handler(Http404)
     def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+        audit.record_refusal(request, 404)
         return respond(request, 404, _body("not_found", _("Not found.")))
 
     @api.exception_handler(PermissionDenied)
     def forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
         detail = _("Your role does not allow this here.")
+        audit.record_refusal(request, 403)
         return respond(request, 403, _body("forbidden", detail))
 
     @api.exception_handler(SuspiciousOperation)

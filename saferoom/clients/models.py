@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from saferoom.core.fields import SealedTextField
 from saferoom.sites.models import ClientCodeScheme, IntakeQuestion, Network, Site
 
 
@@ -210,7 +211,8 @@ class Ban(models.Model):
         Site, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     reason = models.CharField(_("reason"), max_length=12, choices=Reason.choices)
-    note = models.CharField(
+    # The free text about a ban or a merge is encrypted at rest (SealedTextField).
+    note = SealedTextField(
         _("note (no names)"),
         max_length=200,
         blank=True,
@@ -224,7 +226,7 @@ class Ban(models.Model):
     lifted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    lift_reason = models.CharField(max_length=200, blank=True)
+    lift_reason = SealedTextField(max_length=200, blank=True)
 
     class Meta:
         db_table = "clients_ban"
@@ -280,7 +282,7 @@ class ClientMerge(models.Model):
 
     kept = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="merges_kept")
     merged = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="merges_merged")
-    reason = models.CharField(_("why these are the same person"), max_length=200)
+    reason = SealedTextField(_("why these are the same person"), max_length=200)
     merged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

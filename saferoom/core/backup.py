@@ -13,10 +13,11 @@ apart from the database and its backups, like the linkage and field keys.
 
 A restore goes into a new, empty database (``--force`` to replace a database that holds
 anything), then checks what it restored against the manifest: every table's rows, SQLite's
-``integrity_check``, and the audit log's hash chain. The drill (``saferoom backup --drill``,
-``saferoom restore FILE --drill``) restores into a scratch database of its own, checks it, drops
-it, and prints the facts a continuity plan needs: how old the backup is (RPO) and how long a
-restore took (RTO).
+``integrity_check``, the audit log's hash chain, and that the field keys set open every
+encrypted note (they are kept apart from backups, so a restore can come with the wrong ones).
+The drill (``saferoom backup --drill``, ``saferoom restore FILE --drill``) restores into a
+scratch database of its own, checks it, drops it, and prints the facts a continuity plan needs:
+how old the backup is (RPO) and how long a restore took (RTO).
 """
 
 from __future__ import annotations
@@ -421,13 +422,18 @@ class Report:
     audit_ok: bool | None = None  # None: the audit chain was not checked
     audit_checked: int = 0
     audit_problem: str = ""
+    sealed_checked: int | None = None  # None: the encrypted fields were not checked
+    sealed_unreadable: dict[str, int] = field(default_factory=dict)  # field: values
     pending_migrations: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
         return (
-            not self.mismatches and self.integrity.startswith("ok") and self.audit_ok is not False
+            not self.mismatches
+            and self.integrity.startswith("ok")
+            and self.audit_ok is not False
+            and not self.sealed_unreadable
         )
 
     def lines(self) -> list[str]:
@@ -447,11 +453,23 @@ class Report:
             audit = f"audit chain: ok ({self.audit_checked} events checked)"
         else:
             audit = f"audit chain: BROKEN: {self.audit_problem}"
+        if self.sealed_checked is None:
+            sealed = "encrypted fields: not checked (run `saferoom migrate`, then restore again)"
+        elif not self.sealed_unreadable:
+            sealed = f"encrypted fields: ok ({self.sealed_checked} values open with the field keys)"
+        else:
+            sealed = (
+                f"encrypted fields: {sum(self.sealed_unreadable.values())} of "
+                f"{self.sealed_checked} values DO NOT OPEN with SAFEROOM_FIELD_KEYS ("
+                + ", ".join(f"{f} {n}" for f, n in sorted(self.sealed_unreadable.items()))
+                + "): set the keys that were in use when the backup was made"
+            )
         lines = [
             f"backup made at: {m.made_at:%Y-%m-%d %H:%M:%S} UTC ({m.engine})",
             rows,
             f"integrity: {self.integrity}",
             audit,
+            sealed,
             f"restore and checks took {self.seconds:.1f} s",
         ]
         if self.pending_migrations:
@@ -523,14 +541,16 @@ def restore(path: Path, *, force: bool = False, using: str = "default") -> Repor
                 command += ["--clean", "--if-exists"]
             conn.close()
             _run([*command, str(payload)], _pg_env(conn.settings_dict))
-    report = check(manifest, using=using)
+    # A backup from before a field was encrypted holds it in clear until `saferoom migrate`.
+    report = check(manifest, using=using, sealed=not pending)
     report.pending_migrations = pending
     report.seconds = time.monotonic() - started
     return report
 
 
-def check(manifest: Manifest, *, using: str = "default") -> Report:
-    """Compare the database with a backup's manifest: rows per table, integrity, audit chain."""
+def check(manifest: Manifest, *, using: str = "default", sealed: bool = True) -> Report:
+    """Compare the database with a backup's manifest: rows per table, integrity, audit chain;
+    with ``sealed``, also that the field keys set open every encrypted value."""
     conn = connections[using]
     report = Report(manifest=manifest)
     present = set(_table_names(conn))
@@ -550,6 +570,12 @@ def check(manifest: Manifest, *, using: str = "default") -> Report:
             # pg_restore rebuilt every index and checked every constraint from the data, in one
             # transaction that would have failed whole; the counts above read every table.
             report.integrity = "ok (indexes and constraints rebuilt by pg_restore)"
+    if sealed:
+        from saferoom.core import sealing
+
+        found = sealing.rotate(dry_run=True, using=using)
+        report.sealed_checked = sum(f.resealed + f.current + len(f.unreadable) for f in found)
+        report.sealed_unreadable = {f.label: len(f.unreadable) for f in found if f.unreadable}
     try:
         from saferoom.core import audit_chain
     except ImportError:

@@ -54,13 +54,9 @@ def clear_expired_sessions(now: datetime) -> JobResult:
     """Delete sessions past their expiry, as ``manage.py clearsessions`` does."""
     engine = import_module(settings.SESSION_ENGINE)
     count = 0
-    if settings.SESSION_ENGINE in {
-        "django.contrib.sessions.backends.db",
-        "django.contrib.sessions.backends.cached_db",
-    }:
-        from django.contrib.sessions.models import Session
-
-        count = Session.objects.filter(expire_date__lt=now).count()
+    model_class = getattr(engine.SessionStore, "get_model_class", None)
+    if model_class is not None:  # a database-backed engine (saferoom.accounts.sessions)
+        count = model_class().objects.filter(expire_date__lt=now).count()
     engine.SessionStore.clear_expired()
     return JobResult("clear_expired_sessions", count, "expired sessions deleted")
 

@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from saferoom.core.fields import SealedTextField
+
 
 class BreakGlassGrant(models.Model):
     """Emergency access, with a reason, for one person to one client's history at every site
@@ -24,7 +26,7 @@ class BreakGlassGrant(models.Model):
     client_label = models.CharField(max_length=150)  # the display code, as in the audit trail
     site_id = models.BigIntegerField()  # where the person asked for it
     network_id = models.BigIntegerField()
-    reason = models.TextField(_("reason"))
+    reason = SealedTextField(_("reason"))  # encrypted at rest: it may name the emergency
     started_at = models.DateTimeField()
     expires_at = models.DateTimeField()
 
@@ -78,7 +80,7 @@ class SecurityAlert(models.Model):
         blank=True,
         related_name="+",
     )
-    review_note = models.TextField(blank=True)
+    review_note = SealedTextField(blank=True)  # encrypted at rest
 
     class Meta:
         db_table = "core_securityalert"

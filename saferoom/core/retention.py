@@ -100,7 +100,7 @@ def pseudonymise_inactive_clients(now: datetime) -> int:
     done = 0
     for client in stale.iterator(chunk_size=500):
         with transaction.atomic():
-            records = IdentityRecord.objects.filter(client=client)
+            records = IdentityRecord.objects.filter(client=client).defer("details_json")
             identity_records = records.count()
             for record in records:
                 record.referrals.clear()
@@ -108,7 +108,7 @@ def pseudonymise_inactive_clients(now: datetime) -> int:
             Client.objects.filter(pk=client.pk).update(linkage_hash="")
             Intake.objects.filter(client=client).update(residence_area="")
             Ban.objects.filter(client=client).update(note="", lift_reason="")
-            FollowUp.objects.filter(referral__client=client).update(sealed_note="")
+            FollowUp.objects.filter(referral__client=client).update(note="")
             audit.record(
                 action="retention.client_pseudonymised",
                 by=None,

@@ -10,6 +10,7 @@ from django.template import loader
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from saferoom.core import audit
 from saferoom.core.access import public, roles
 from saferoom.core.middleware import current_request_id
 from saferoom.core.roles import ALL_ROLES, Role
@@ -64,6 +65,7 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    audit.record_refusal(request, 403)
     return _error(
         request,
         403,
@@ -73,6 +75,8 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    # Another site's pages answer 404 as if they did not exist: still an attempt to record.
+    audit.record_refusal(request, 404)
     return _error(
         request,
         404,

@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from saferoom.clients.models import Client, OtherwiseLocation
+from saferoom.core.fields import SealedTextField
 from saferoom.sites.models import CatalogueItem, Route, Site
 
 
@@ -311,7 +312,8 @@ class MobileStop(models.Model):
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    note = models.CharField(_("note (no names)"), max_length=200, blank=True)
+    # Encrypted at rest, like every free-text note (it may still describe people).
+    note = SealedTextField(_("note (no names)"), max_length=200, blank=True)
 
     class Meta:
         db_table = "floor_mobilestop"

@@ -25,6 +25,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -35,7 +36,7 @@ from saferoom.core import audit
 from saferoom.core.errors import ActionRefused
 from saferoom.core.middleware import POLL_HEADER
 from saferoom.core.models import User
-from saferoom.floor import actions, board, forms_board
+from saferoom.floor import actions, board, board_cache, forms_board
 from saferoom.floor.access import BOARD_ACTORS, BOARD_VIEWERS, access_session, access_visit
 from saferoom.floor.models import Escalation, MobileStop, SessionCheck, Visit
 from saferoom.floor.queue import waited
@@ -295,11 +296,31 @@ def _act(
 # --- The board and its poll -----------------------------------------------------------------
 
 
+def _live(request: HttpRequest, site: Site, version: int) -> SafeString:
+    """The board's live part, shared with the other devices asking for the same version
+    (saferoom.floor.board_cache)."""
+    return board_cache.live_board(
+        request,
+        site,
+        version,
+        can_act=_can_act(request),
+        context=lambda: board_context(request, site, board.board_snapshot(site, timezone.now())),
+    )
+
+
 @site_view(*BOARD_VIEWERS)
 @require_GET
 def board_view(request: HttpRequest, site: Site) -> HttpResponse:
     """The live board: every space as a tile, the queue and after-care beside them."""
-    context = board_context(request, site, board.board_snapshot(site, timezone.now()))
+    context = {
+        "site": site,
+        "server_now": timezone.now(),
+        "can_act": _can_act(request),
+        "is_mobile": site.kind == Site.Kind.MOBILE,
+        "poll_ms": POLL_MS,
+        "max_backoff_ms": MAX_BACKOFF_MS,
+        "board_live": _live(request, site, board.board_version(site)),
+    }
     return _render(request, site, "floor/board.html", context)
 
 
@@ -307,15 +328,16 @@ def board_view(request: HttpRequest, site: Site) -> HttpResponse:
 @require_GET
 def poll(request: HttpRequest, site: Site) -> HttpResponse:
     """Every device asks every 1.5 s with the version it shows. Unchanged: an empty 204 after
-    one small query (plus the session, the user and the site). Changed: the board partial.
+    one small query (plus the session, the user and the site). Changed: the board partial,
+    rendered once a second per version in each server process and shared (board_cache).
     Opened in a browser's address bar (no poll header), it leads to the board itself."""
     if POLL_HEADER not in request.META:
         return redirect("board:board", site=site.slug)
     seen = request.GET.get("v", "")[:20]
-    if seen.isdigit() and int(seen) == board.board_version(site):
+    version = board.board_version(site)
+    if seen.isdigit() and int(seen) == version:
         return HttpResponse(status=204)
-    context = board_context(request, site, board.board_snapshot(site, timezone.now()))
-    return _render(request, site, "floor/board.htmx.html", context)
+    return HttpResponse(_live(request, site, version))
 
 
 # --- Actions --------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from saferoom.care.referrals import crypto
 from saferoom.care.referrals.models import IdentityDetails, IdentityRecord, Referral
 from saferoom.floor.models import Visit
 from saferoom.governance.models import Disclosure
@@ -98,7 +97,7 @@ def client_record(disclosure: Disclosure) -> ClientRecord:
     if disclosure.include_identity:
         lines += ["", _("Identity record (given with the client's consent)")]
         for record in IdentityRecord.objects.filter(client=client, consent_withdrawn_at=None):
-            details = IdentityDetails.from_json(crypto.unseal(record.sealed_details))
+            details = IdentityDetails.from_json(record.details_json)
             identities += 1
             lines.append(
                 f"  {details.full_name}  {_('born')} {details.date_of_birth or '-'}  "

@@ -10,6 +10,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from saferoom.clients.models import Client
+from saferoom.core.fields import SealedTextField
 from saferoom.sites.models import Site
 
 
@@ -35,7 +36,9 @@ class Disclosure(models.Model):
     recipient = models.CharField(_("who receives it"), max_length=200)
     legal_basis = models.CharField(_("legal basis"), max_length=20, choices=LegalBasis.choices)
     reference = models.CharField(_("reference"), max_length=120)
-    justification = models.TextField(_("why this disclosure is necessary"), max_length=2000)
+    # Why, and the decision's note, are encrypted at rest: they tell the client's story. The
+    # recipient and reference stay searchable: they name the requester, not the client.
+    justification = SealedTextField(_("why this disclosure is necessary"), max_length=2000)
     include_identity = models.BooleanField(_("include the consented identity record"))
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.REQUESTED)
     requested_at = models.DateTimeField()
@@ -46,7 +49,7 @@ class Disclosure(models.Model):
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    decision_note = models.CharField(_("note on the decision"), max_length=300, blank=True)
+    decision_note = SealedTextField(_("note on the decision"), max_length=300, blank=True)
 
     class Meta:
         ordering = ["-requested_at", "-id"]

@@ -462,7 +462,13 @@ def record_intervention(
             obj=current,
             site=current.site,
             at=moment,
-            detail={"intervention": step.pk, "kind": kind, **{k: str(v) for k, v in clean.items()}},
+            # The note stays out of the audit trail: it is encrypted at rest, the trail is not.
+            detail={
+                "intervention": step.pk,
+                "kind": kind,
+                **{k: str(v) for k, v in clean.items() if k != "note"},
+                "with_note": "note" in clean,
+            },
         )
     return step
 

@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from saferoom.clients.models import Client
+from saferoom.core.fields import SealedTextField
 from saferoom.floor.models import ConsumptionSession, Visit
 from saferoom.sites.models import Site, Space
 
@@ -101,7 +102,8 @@ class Incident(models.Model):
     location = models.CharField(
         _("where"), max_length=10, choices=Location.choices, default=Location.SPACE
     )
-    location_detail = models.CharField(_("where exactly (no names)"), max_length=120, blank=True)
+    # Free text is encrypted at rest (SealedTextField): it can be read, never searched.
+    location_detail = SealedTextField(_("where exactly (no names)"), max_length=120, blank=True)
     staff_present = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="+", verbose_name=_("staff present")
     )
@@ -112,7 +114,7 @@ class Incident(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     hospital = models.CharField(_("which hospital"), max_length=120, blank=True)
-    outcome_reason = models.CharField(
+    outcome_reason = SealedTextField(
         _("why the outcome comes before the last intervention"), max_length=300, blank=True
     )
 
@@ -120,7 +122,7 @@ class Incident(models.Model):
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    review_note = models.TextField(_("manager's review"), blank=True)
+    review_note = SealedTextField(_("manager's review"), blank=True)
 
     class Meta:
         db_table = "incidents_incident"
@@ -256,7 +258,7 @@ class Intervention(models.Model):
     breathing_rate = models.PositiveSmallIntegerField(null=True, blank=True)
     spo2 = models.PositiveSmallIntegerField(null=True, blank=True)
     avpu = models.CharField(max_length=1, choices=Avpu.choices, blank=True)
-    note = models.CharField(max_length=200, blank=True)
+    note = SealedTextField(max_length=200, blank=True)
 
     class Meta:
         db_table = "incidents_intervention"
@@ -338,7 +340,7 @@ class IncidentAmendment(models.Model):
     field = models.CharField(max_length=12, choices=Field.choices)
     old_at = models.DateTimeField()
     new_at = models.DateTimeField()
-    reason = models.CharField(max_length=300)
+    reason = SealedTextField(max_length=300)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField()
 
@@ -367,7 +369,7 @@ class OutcomeAmendment(models.Model):
     new_outcome = models.CharField(max_length=20, choices=Outcome.choices)
     old_hospital = models.CharField(max_length=120, blank=True)
     new_hospital = models.CharField(max_length=120, blank=True)
-    reason = models.CharField(max_length=300)
+    reason = SealedTextField(max_length=300)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField()
 
@@ -403,7 +405,7 @@ class InterventionAmendment(models.Model):
     field = models.CharField(max_length=5, choices=Field.choices)
     old_at = models.DateTimeField()
     new_at = models.DateTimeField(null=True, blank=True)
-    reason = models.CharField(max_length=300)
+    reason = SealedTextField(max_length=300)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField()
 
@@ -436,7 +438,7 @@ class IncidentNote(models.Model):
 
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="notes")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.NOTE)
-    text = models.TextField()
+    text = SealedTextField()
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField()
 

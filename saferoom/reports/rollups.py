@@ -7,7 +7,8 @@ What is kept (models in ``saferoom.reports.models.rollups``):
 - the count rows of every finished site-day (``facts.raw_counts`` of that day, stored as they
   are), with a marker per site-day saying when and from what it was built;
 - each client's admitted visits per site and local calendar month, for distinct clients (U3,
-  U5) over periods made of whole months;
+  U5) over periods made of whole months, and the same added up per calendar year (a year's
+  client months, kept only while they are all built and unchanged);
 - each client's first admitted visit at any site (U4).
 
 How the readers stay exact. A site-day is *covered* when its marker exists, was built from the
@@ -70,12 +71,18 @@ TURNED_AWAY = "turned_away"
 
 # A finished month's count rows are also kept added up (``RollupMonthSum``), at these grains:
 # what each adds up by besides measure and dim, and the measures kept at it (None: all).
+# Changing them needs a migration that throws the month sums away (they are built again).
 MONTH_GRAINS: dict[str, tuple[frozenset[str], tuple[str, ...] | None]] = {
     "month": (frozenset(), None),
     "hour": (frozenset({"hour"}), ("wait",)),
     "day": (frozenset({"day", "weekday"}), ("visit",)),
-    "weekday_hour": (frozenset({"weekday", "hour"}), ("visit",)),
+    "weekday_hour": (frozenset({"weekday", "hour"}), ("visit", "occupied")),
 }
+# And the largest day cell (site, day, hour, dim) of the month's weekday × hour: U8 holds each
+# cell to what was open (``clipped``), which a month's sum answers exactly when no cell of
+# it is over its cap. Read only by ``clipped``, never by ``totals``.
+PEAK_GRAIN = "weekday_hour_max"
+PEAK_MEASURES = ("occupied",)
 
 
 # --- small helpers ----------------------------------------------------------------------------
@@ -763,6 +770,99 @@ def _add_month_sums(
         result[(measure, *(values[k] for k in keys))] += int(total)
 
 
+def _caps_sql(
+    caps: dict[int, dict[tuple[int, int, str], int]], weekday: str, hour: str
+) -> tuple[str, list[Any], str, list[Any]]:
+    """The caps of U8's cells in SQL: a ``u (site_id, dim, cap)`` table of each site and
+    dim's usual cap, to join on, and the cap of a cell (``weekday`` and ``hour`` its SQL),
+    which is the usual one or that of its weekday and hour where it differs (a part-open
+    hour). Cells of a closed hour get the usual cap here: the caller leaves them out.
+    Returns (the VALUES of u, their parameters, the cap expression, its parameters)."""
+    usual: dict[tuple[int, str], int] = {}
+    cases: list[str] = []
+    params: list[Any] = []
+    for site_id, table in caps.items():
+        seen: dict[str, Counter[int]] = defaultdict(Counter)
+        for (_w, _h, dim), cap in table.items():
+            seen[dim][cap] += 1
+        for dim, found in seen.items():
+            usual[site_id, dim] = found.most_common(1)[0][0]
+        for (w, h, dim), cap in table.items():
+            if cap != usual[site_id, dim]:
+                cases.append(
+                    f"WHEN r.site_id = %s AND r.dim = %s AND {weekday} = %s AND {hour} = %s THEN %s"
+                )
+                params += [site_id, dim, w, h, cap]
+    values = ", ".join(["(%s, %s, %s)"] * len(usual)) or "(0, '', 0)"
+    values_params = [p for (site_id, dim), cap in usual.items() for p in (site_id, dim, cap)]
+    cap_of = f"CASE {' '.join(cases)} ELSE u.cap END" if cases else "u.cap"
+    return values, values_params, cap_of, params
+
+
+def _where_months(months: dict[int, list[date]], table: str = "") -> tuple[str, list[Any]]:
+    """SQL for the rows of these sites in these months (sites with the same months share a
+    clause)."""
+    alike: dict[tuple[date, ...], list[int]] = defaultdict(list)
+    for site_id, ms in months.items():
+        alike[tuple(ms)].append(site_id)
+    clauses = []
+    params: list[Any] = []
+    for chosen, ids in alike.items():
+        clauses.append(
+            f"({table}site_id IN ({', '.join(['%s'] * len(ids))}) "
+            f"AND {table}month IN ({', '.join(['%s'] * len(chosen))}))"
+        )
+        params += [*ids, *chosen]
+    return "(" + " OR ".join(clauses) + ")", params
+
+
+def _clipped_months(
+    months: dict[int, list[date]],
+    measure: str,
+    caps: dict[int, dict[tuple[int, int, str], int]],
+    sums: dict[tuple[str, int], tuple[int, int]],
+) -> set[tuple[int, date]]:
+    """Add U8's held use of these whole months to ``sums`` from the month sums, where no
+    cell of the month is over its cap (then each cell held to its cap is the cell itself, and
+    the month's sum is their sum). Returns the (site, month) pairs with a cell over its cap,
+    which the caller reads day by day."""
+    week, hour = "(r.part / 24)", "(r.part - (r.part / 24) * 24)"
+    values, values_params, cap_of, cap_params = _caps_sql(caps, week, hour)
+    where, params = _where_months(months, "r.")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH u (site_id, dim, cap) AS (VALUES {values}) "  # noqa: S608
+            "SELECT DISTINCT r.site_id, r.month FROM reports_rollupmonthsum r "
+            "LEFT JOIN u ON u.site_id = r.site_id AND u.dim = r.dim "
+            f"WHERE r.grain = %s AND r.measure = %s AND {where} "
+            f"AND COALESCE({cap_of}, 0) > 0 AND r.value > {cap_of}",
+            [*values_params, PEAK_GRAIN, measure, *params, *cap_params, *cap_params],
+        )
+        over = {
+            (site_id, m if isinstance(m, date) else date.fromisoformat(m))
+            for site_id, m in cursor.fetchall()
+        }
+        kept = {
+            site_id: [m for m in ms if (site_id, m) not in over] for site_id, ms in months.items()
+        }
+        kept = {k: v for k, v in kept.items() if v}
+        if not kept:
+            return over
+        where, params = _where_months(kept)
+        cursor.execute(
+            "SELECT site_id, part, dim, SUM(value) FROM reports_rollupmonthsum "  # noqa: S608
+            f"WHERE grain = %s AND measure = %s AND {where} GROUP BY site_id, part, dim",
+            ["weekday_hour", measure, *params],
+        )
+        fetched = cursor.fetchall()
+    for site_id, part, dim, total in fetched:
+        w, h = divmod(int(part), 24)
+        open_ = caps.get(site_id, {}).get((w, h, dim), 0)
+        before = sums[dim, h]
+        sums[dim, h] = (before[0] + (int(total) if open_ else 0), before[1] + int(total))
+    return over
+
+
 def clipped(
     scope: Scope,
     measure: str,
@@ -773,56 +873,52 @@ def clipped(
     named in ``irregular``, per (dim, hour), the sum of min(value, cap) and the sum of value,
     added up by the database, the cap of a cell being ``caps[site][weekday, hour, dim]`` (0
     when missing); and the cell rows of every other day of the scope (rollups or raw), for
-    the caller to hold to caps of its own."""
+    the caller to hold to caps of its own. Whole months with no irregular day are read from
+    the month sums where none of their cells is over its cap (``_clipped_months``)."""
     wanted = _checked([measure])
     if not scope.sites:
         return {}, []
-    plan = _plan(scope, months=False)
-    regular = dict(plan.stored)
-    left: dict[int, list[tuple[date, date]]] = {}
-    for site_id, runs in plan.stored.items():
-        odd = irregular.get(site_id, set())
-        days = {d for a, b in runs for d in _days(a, b)}
-        if odd & days:
-            regular[site_id] = _spans(days - odd)
-            left[site_id] = _spans(days & odd)
-    regular = {k: v for k, v in regular.items() if v}
+    plan = _plan(scope, months=True)
     sums: dict[tuple[str, int], tuple[int, int]] = defaultdict(lambda: (0, 0))
+    covered: dict[int, set[date]] = {
+        site_id: {d for a, b in runs for d in _days(a, b)} for site_id, runs in plan.stored.items()
+    }
+    monthly: dict[int, list[date]] = {}
+    for site_id, ms in plan.summed.items():
+        odd = irregular.get(site_id, set())
+        for m in ms:
+            days = set(_days(m, _next_month(m) - timedelta(days=1)))
+            if odd & days or measure not in PEAK_MEASURES:
+                covered.setdefault(site_id, set()).update(days)
+            else:
+                monthly.setdefault(site_id, []).append(m)
+    if monthly:
+        for site_id, m in _clipped_months(monthly, wanted[0], caps, sums):
+            covered.setdefault(site_id, set()).update(_days(m, _next_month(m) - timedelta(days=1)))
+    regular: dict[int, list[tuple[date, date]]] = {}
+    left: dict[int, list[tuple[date, date]]] = {}
+    for site_id, days in covered.items():
+        odd = irregular.get(site_id, set())
+        if days - odd:
+            regular[site_id] = _spans(days - odd)
+        if days & odd:
+            left[site_id] = _spans(days & odd)
     if regular:
-        # Cells are added up by site, weekday, hour and dim, each held to its site and dim's
-        # usual cap (a join), or to the cap of its weekday and hour where that differs (a
-        # part-open hour); a closed hour's cells (cap 0) are all left out here.
-        usual: dict[tuple[int, str], int] = {}
-        cases: list[str] = []
-        params: list[Any] = []
+        # Cells are added up by site, weekday, hour and dim, each held to its cap; a closed
+        # hour's cells (cap 0) are all left out here.
         weekday = _weekday_sql("r.day")
-        for site_id, table in caps.items():
-            seen: dict[str, Counter[int]] = defaultdict(Counter)
-            for (_w, _h, dim), cap in table.items():
-                seen[dim][cap] += 1
-            for dim, found in seen.items():
-                usual[site_id, dim] = found.most_common(1)[0][0]
-            for (w, h, dim), cap in table.items():
-                if cap != usual[site_id, dim]:
-                    cases.append(
-                        f"WHEN r.site_id = %s AND r.dim = %s AND {weekday} = %s "
-                        "AND r.hour = %s THEN %s"
-                    )
-                    params += [site_id, dim, w, h, cap]
-        caps_sql = ", ".join(["(%s, %s, %s)"] * len(usual)) or "(0, '', 0)"
-        params = [p for (site_id, dim), cap in usual.items() for p in (site_id, dim, cap)] + params
-        cap_of = f"CASE {' '.join(cases)} ELSE u.cap END" if cases else "u.cap"
+        values, values_params, cap_of, cap_params = _caps_sql(caps, weekday, "r.hour")
         least = "LEAST" if connection.vendor == "postgresql" else "MIN"
         where, span_params = _where_spans(regular, "r.")
         sql = (
-            f"WITH u (site_id, dim, cap) AS (VALUES {caps_sql}) "  # noqa: S608
+            f"WITH u (site_id, dim, cap) AS (VALUES {values}) "  # noqa: S608
             f"SELECT r.site_id, {weekday}, r.hour, r.dim, SUM(r.value), "
             f"SUM({least}(r.value, COALESCE({cap_of}, 0))) FROM reports_rollupcount r "
             "LEFT JOIN u ON u.site_id = r.site_id AND u.dim = r.dim "
             f"WHERE r.measure = %s AND {where} GROUP BY 1, 2, 3, 4"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, wanted[0], *span_params])
+            cursor.execute(sql, [*values_params, *cap_params, wanted[0], *span_params])
             fetched = cursor.fetchall()
         for site_id, w, hour, dim, total, kept in fetched:
             open_ = caps.get(site_id, {}).get((int(w), int(hour), dim), 0)
@@ -879,6 +975,51 @@ def _months_covered(views: dict[int, _SiteView], months: list[date]) -> bool:
     return True
 
 
+def _client_rows(scope: Scope, months: list[date]) -> tuple[str, list[Any], bool]:
+    """SQL for the scope's clients per site as (site_id, client_id, visits, months): each
+    calendar year the period holds whole, where the site's client year is built, from the
+    client years, the other months from the client months (which must be covered). Also
+    whether every site is read from one year or one month only (a row per client)."""
+    from saferoom.reports.models import RollupYear
+
+    wanted = set(months)
+    whole_years = sorted(
+        y
+        for y in {_year(m) for m in months}
+        if all(m in wanted for m in _months(y, y.replace(month=12)))
+    )
+    site_ids = [s.pk for s in scope.sites]
+    summed: dict[int, set[date]] = defaultdict(set)
+    if whole_years:
+        for site_id, y in RollupYear.objects.filter(
+            site_id__in=site_ids, year__in=whole_years
+        ).values_list("site_id", "year"):
+            summed[site_id].add(y)
+    alike: dict[tuple[tuple[date, ...], tuple[date, ...]], list[int]] = defaultdict(list)
+    for site_id in site_ids:
+        built = summed.get(site_id, set())
+        others = tuple(m for m in months if _year(m) not in built)
+        alike[tuple(sorted(built)), others].append(site_id)
+    parts: list[str] = []
+    params: list[Any] = []
+    for (years, rest), ids in alike.items():
+        sites = f"site_id IN ({', '.join(['%s'] * len(ids))})"
+        if years:
+            parts.append(
+                "SELECT site_id, client_id, visits, months FROM reports_rollupclientyear "  # noqa: S608
+                f"WHERE {sites} AND year IN ({', '.join(['%s'] * len(years))})"
+            )
+            params += [*ids, *years]
+        if rest:
+            parts.append(
+                "SELECT site_id, client_id, visits, 1 AS months FROM reports_rollupclientmonth "  # noqa: S608
+                f"WHERE {sites} AND month IN ({', '.join(['%s'] * len(rest))})"
+            )
+            params += [*ids, *rest]
+    one_part = all(len(years) + len(rest) == 1 for years, rest in alike)
+    return " UNION ALL ".join(parts), params, one_part
+
+
 def unique_clients(scope: Scope) -> ClientCounts:
     """U3 and U5's facts: for a period of whole, finished months whose client months are
     built, counted from them; otherwise raw."""
@@ -891,26 +1032,23 @@ def unique_clients(scope: Scope) -> ClientCounts:
     views, _ = _views(scope.sites, scope.now)
     if not _months_covered(views, months):
         return facts.raw_unique_clients(scope)
-    site_ids = [s.pk for s in scope.sites]
-    placeholders = ", ".join(["%s"] * len(site_ids))
-    where = f"cm.site_id IN ({placeholders}) AND cm.month >= %s AND cm.month <= %s"
-    params: list[Any] = [*site_ids, months[0], months[-1]]
+    rows, params, one_part = _client_rows(scope, months)
     # Added up by the database: clients by their number of visits in the period, gender and
     # year of birth (with their client-months), and distinct clients per site.
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT per.visits, c.gender, c.year_of_birth, COUNT(*), SUM(per.months) "  # noqa: S608
-            "FROM (SELECT cm.client_id, SUM(cm.visits) AS visits, COUNT(*) AS months "
-            f"FROM reports_rollupclientmonth cm WHERE {where} GROUP BY cm.client_id) per "
+            "FROM (SELECT cm.client_id, SUM(cm.visits) AS visits, SUM(cm.months) AS months "
+            f"FROM ({rows}) cm GROUP BY cm.client_id) per "
             "JOIN clients_client c ON c.id = per.client_id "
             "GROUP BY per.visits, c.gender, c.year_of_birth",
             params,
         )
         grouped = cursor.fetchall()
+        # A site read from one year (or one month) has a row per client already.
+        distinct = "COUNT(*)" if one_part else "COUNT(DISTINCT cm.client_id)"
         cursor.execute(
-            "SELECT cm.site_id, COUNT(DISTINCT cm.client_id) "  # noqa: S608
-            "FROM reports_rollupclientmonth cm "
-            f"WHERE {where} GROUP BY cm.site_id",
+            f"SELECT cm.site_id, {distinct} FROM ({rows}) cm GROUP BY cm.site_id",  # noqa: S608
             params,
         )
         by_site = dict(cursor.fetchall())
@@ -1035,6 +1173,7 @@ class BuildSummary:
     rows: int = 0
     months: int = 0
     month_sums: int = 0  # site-months of count rows added up
+    years: int = 0  # site-years of client months added up
     stale_days: int = 0
     stale_months: int = 0
     first_visits: int = 0
@@ -1045,8 +1184,8 @@ class BuildSummary:
     def lines(self) -> list[str]:
         return [
             f"Rolled up {self.days} site-day(s) ({self.rows} count rows) and "
-            f"{self.months} site-month(s) of clients and {self.month_sums} of count sums "
-            f"at {self.sites} site(s) "
+            f"{self.months} site-month(s) of clients and {self.month_sums} of count sums, "
+            f"{self.years} site-year(s) of clients, at {self.sites} site(s) "
             f"in {self.seconds:.1f} s.",
             f"Dropped as changed since built: {self.stale_days} day(s), "
             f"{self.stale_months} month(s); first visits updated: {self.first_visits}.",
@@ -1092,14 +1231,22 @@ def build(
         if not _build_month_sums(site, now_, summary, deadline):
             summary.finished = False
             break
-    if summary.rows > 100_000 and connection.vendor == "postgresql":
-        # Fresh statistics after a large build (autovacuum would gather them, later).
+        if not _build_client_years(site, now_, summary, deadline):
+            summary.finished = False
+            break
+    many = summary.rows > 100_000 or summary.month_sums + summary.months + summary.years >= 100
+    if many and connection.vendor == "postgresql":
+        # Fresh statistics after a large build (autovacuum would gather them, later): without
+        # them the readers' plans go wrong (an index scanned on the site alone).
         with connection.cursor() as cursor:
             for table in (
                 "reports_rollupcount",
                 "reports_rollupday",
                 "reports_rollupclientmonth",
+                "reports_rollupclientyear",
                 "reports_rollupmonthsum",
+                "reports_rollupmonthsummed",
+                "reports_rollupyear",
             ):
                 cursor.execute(f"ANALYZE {table}")
     summary.seconds = clock.monotonic() - started
@@ -1114,6 +1261,7 @@ def forget(sites: Sequence[Site]) -> None:
     in again) unless every site of their network is forgotten."""
     from saferoom.reports.models import (
         RollupClientMonth,
+        RollupClientYear,
         RollupCount,
         RollupDay,
         RollupFirstVisit,
@@ -1121,6 +1269,7 @@ def forget(sites: Sequence[Site]) -> None:
         RollupMonthSum,
         RollupMonthSummed,
         RollupWatermark,
+        RollupYear,
     )
     from saferoom.sites.models import Site
 
@@ -1139,6 +1288,8 @@ def forget(sites: Sequence[Site]) -> None:
         RollupMonthSum.objects.filter(site__in=ids).delete()
         RollupMonth.objects.filter(site__in=ids).delete()
         RollupClientMonth.objects.filter(site__in=ids).delete()
+        RollupYear.objects.filter(site__in=ids).delete()
+        RollupClientYear.objects.filter(site__in=ids).delete()
         if whole:
             RollupFirstVisit.objects.filter(client__network__in=whole).delete()
 
@@ -1173,6 +1324,7 @@ def _look_at_changes(
                 _drop_month_sums(site, None)
                 RollupMonth.objects.filter(site=site).delete()
                 RollupClientMonth.objects.filter(site=site).delete()
+                _drop_client_years(site.pk, None)
                 first = (
                     Visit.objects.filter(site=site)
                     .order_by("arrived_at")
@@ -1225,7 +1377,7 @@ def _drop_month_sums(site: Site, months: set[date] | None) -> None:
     sums = RollupMonthSum.objects.filter(site=site)
     if months is not None:
         marks = marks.filter(month__in=sorted(months))
-        sums = sums.filter(grain__in=list(MONTH_GRAINS), month__in=sorted(months))
+        sums = sums.filter(grain__in=[*MONTH_GRAINS, PEAK_GRAIN], month__in=sorted(months))
     marks.delete()
     sums.delete()
 
@@ -1241,14 +1393,82 @@ def _drop_stale_months(site: Site, touched: dict[date, datetime]) -> int:
     if not latest:
         return 0
     stale = [
-        pk
+        (pk, m)
         for pk, m, built_at in RollupMonth.objects.filter(
             site=site, month__in=list(latest)
         ).values_list("pk", "month", "built_at")
         if not _fresh(built_at, latest[m])
     ]
-    RollupMonth.objects.filter(pk__in=stale).delete()
+    RollupMonth.objects.filter(pk__in=[pk for pk, _m in stale]).delete()
+    _drop_client_years(site.pk, {m for _pk, m in stale})
     return len(stale)
+
+
+def _year(d: date) -> date:
+    return d.replace(month=1, day=1)
+
+
+def _drop_client_years(site_id: int, months: Iterable[date] | None) -> None:
+    """Throw away the client years holding these months (None: all): one of their client
+    months is gone or is being built again."""
+    from saferoom.reports.models import RollupClientYear, RollupYear
+
+    marks = RollupYear.objects.filter(site_id=site_id)
+    rows = RollupClientYear.objects.filter(site_id=site_id)
+    if months is not None:
+        years = sorted({_year(m) for m in months})
+        if not years:
+            return
+        marks = marks.filter(year__in=years)
+        rows = rows.filter(year__in=years)
+    marks.delete()
+    rows.delete()
+
+
+def _build_client_years(
+    site: Site, now: datetime, summary: BuildSummary, deadline: float | None
+) -> bool:
+    """Add up the client months of the site's finished calendar years whose every month (from
+    the site's first arrival) is built and which are not added up yet, per client, by the
+    database. False when the time budget ran out."""
+    from saferoom.reports.models import RollupMonth, RollupWatermark, RollupYear
+
+    mark = RollupWatermark.objects.filter(site=site).first()
+    if mark is None or mark.first_arrival is None:
+        return True
+    tz = ZoneInfo(site.time_zone)
+    last_day = _finished(tz, now)
+    version = month_version(site)
+    done = set(RollupYear.objects.filter(site=site).values_list("year", flat=True))
+    sql = (
+        "INSERT INTO reports_rollupclientyear (site_id, year, client_id, visits, months) "
+        "SELECT site_id, %s, client_id, SUM(visits), COUNT(*) FROM reports_rollupclientmonth "
+        "WHERE site_id = %s AND month >= %s AND month <= %s GROUP BY site_id, client_id"
+    )
+    for y in range(mark.first_arrival.astimezone(tz).year, last_day.year + 1):
+        first, december = date(y, 1, 1), date(y, 12, 1)
+        if date(y, 12, 31) > last_day or first in done:
+            continue
+        if _out_of_time(deadline, summary):
+            return False
+        with transaction.atomic():
+            locked = RollupWatermark.objects.select_for_update().filter(site=site).first()
+            if locked is None or locked.first_arrival is None:
+                return True
+            lowest = max(first, _month(locked.first_arrival.astimezone(tz).date()))
+            built = set(
+                RollupMonth.objects.filter(
+                    site=site, source_version=version, month__gte=lowest, month__lte=december
+                ).values_list("month", flat=True)
+            )
+            if not set(_months(lowest, december)) <= built:
+                continue  # a month is still to be built (or being changed): a later pass
+            _drop_client_years(site.pk, {first})
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [first, site.pk, lowest, december])
+            RollupYear.objects.create(site=site, year=first, built_at=timezone.now())
+        summary.years += 1
+    return True
 
 
 def _merge_first_visits(candidates: dict[int, tuple[datetime, int, int]]) -> int:
@@ -1436,6 +1656,7 @@ def _build_months(site: Site, now: datetime, summary: BuildSummary, deadline: fl
             RollupWatermark.objects.select_for_update().filter(site=site).first()
             RollupMonth.objects.filter(site=site, month=m).delete()
             RollupClientMonth.objects.filter(site=site, month=m).delete()
+            _drop_client_years(site.pk, {m})
             insert_rows(
                 "reports_rollupclientmonth",
                 ("site_id", "month", "client_id", "visits"),
@@ -1470,6 +1691,11 @@ def client_merged(*, kept_id: int, merged_id: int, network_id: int) -> None:
         for site_id, m in months:
             where |= Q(site_id=site_id, month=m)
         RollupMonth.objects.filter(where).delete()
+        by_site: dict[int, set[date]] = defaultdict(set)
+        for site_id, m in months:
+            by_site[site_id].add(m)
+        for site_id, ms in by_site.items():
+            _drop_client_years(site_id, ms)
     RollupFirstVisit.objects.filter(client_id__in=both).delete()
     if RollupWatermark.objects.filter(site__network_id=network_id).exists():
         found = first_visit_of(kept_id)
@@ -1503,6 +1729,12 @@ def _month_sums_sql() -> str:
             f"AND measure IN ({', '.join(['%s'] * len(measures))}) "
             f"GROUP BY site_id, measure, dim{'' if grain == 'month' else ', ' + parts[grain]}"
         )
+    selects.append(
+        f"SELECT site_id, %s, '{PEAK_GRAIN}', {parts['weekday_hour']}, measure, dim, "  # noqa: S608
+        "MAX(value) FROM reports_rollupcount WHERE site_id = %s AND day BETWEEN %s AND %s "
+        f"AND measure IN ({', '.join(['%s'] * len(PEAK_MEASURES))}) "
+        f"GROUP BY site_id, measure, dim, {parts['weekday_hour']}"
+    )
     return (
         "INSERT INTO reports_rollupmonthsum (site_id, month, grain, part, measure, dim, value) "
         + " UNION ALL ".join(selects)
@@ -1516,6 +1748,7 @@ def _month_sums_params(site: Site, m: date) -> list[Any]:
     for _holds, kept in MONTH_GRAINS.values():
         measures = kept if kept is not None else facts.MEASURES
         params += [m, site.pk, m, _next_month(m) - timedelta(days=1), *measures]
+    params += [m, site.pk, m, _next_month(m) - timedelta(days=1), *PEAK_MEASURES]
     return params
 
 

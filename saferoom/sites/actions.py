@@ -23,7 +23,7 @@ from django.db.models import Q
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from saferoom.core import audit, idempotency
+from saferoom.core import audit, idempotency, usernames
 from saferoom.core.errors import ActionRefused
 from saferoom.core.models import User
 from saferoom.core.roles import STAFF_ROLES, Role
@@ -978,6 +978,18 @@ def create_staff_user(
         if User.objects.filter(username__iexact=username).exists():
             raise ActionRefused(
                 _("The username “%(username)s” is taken. Choose another.") % {"username": username},
+                code="username",
+            )
+        places = [network.name, *network.sites.values_list("name", flat=True)]
+        places += network.sites.values_list("slug", flat=True)
+        if usernames.is_generic(username, places):
+            raise ActionRefused(
+                _(
+                    "“%(username)s” names a role, a place or a device, not a person. Every "
+                    "account is one person's, so that records show who did what: use their "
+                    "name, such as dana.okafor. A shared tablet is shared with Switch user."
+                )
+                % {"username": username},
                 code="username",
             )
         candidate = User(username=username, display_name=display_name)

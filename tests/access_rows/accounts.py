@@ -1,5 +1,6 @@
 """Access-table rows for the account pages: two-step login, backup codes, your PIN, switching
-user on a shared tablet, and a manager's reset of a colleague's two-step login.
+user on a shared tablet, where you are logged in, and a manager's reset of a colleague's
+two-step login or ending of their logins.
 
 The personas here have passed two-step login where their role needs it (tests/conftest.py), so
 the code page sends everyone on (302), and setting up an app opens for everyone (for those who
@@ -22,6 +23,9 @@ ROWS: dict[str, Row] = {
     "accounts:pin":                 page({},           LOGIN,   200, 200,   403, 403,  403,  200),
     "accounts:switch":              page({},           LOGIN,   200, 200,   200, 200,  200,  200),
     "accounts:staff_two_factor_reset": post_only(STAFF, LOGIN,   403, 403,  405, 403,  405,  404),
+    # Where you are logged in: everyone's own; ending a colleague's logins is for managers.
+    "accounts:logins":              page({},           LOGIN,   200, 200,   200, 200,  200,  200),
+    "accounts:staff_logins_end":    post_only(STAFF,   LOGIN,   403, 403,   405, 403,  405,  404),
 }
 # fmt: on
 

@@ -20,7 +20,6 @@ from typing import Any
 
 from django.utils import timezone
 
-from saferoom.care.referrals import crypto
 from saferoom.care.referrals.models import IdentityAccessGrant, IdentityRecord, Referral
 from saferoom.core.models import User
 from saferoom.floor.models import Visit
@@ -75,7 +74,7 @@ def samples(
     record = IdentityRecord.objects.create(
         site=site_a,
         client=visit.client,
-        sealed_details=crypto.seal('{"full_name": "Sample Person"}'),
+        details_json='{"full_name": "Sample Person"}',
         consent_scope=IdentityRecord.Scope.THIS_REFERRAL,
         consent_given_at=now,
         recorded_by=desk,

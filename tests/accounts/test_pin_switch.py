@@ -9,9 +9,9 @@ import datetime as dt
 import pytest
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
-from django.contrib.sessions.models import Session
 from django.urls import reverse
 
+from saferoom.accounts.models import LoginSession as Session
 from saferoom.accounts.models import StaffPin
 from saferoom.core.models import AuditEvent
 from saferoom.core.roles import Role

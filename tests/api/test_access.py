@@ -252,4 +252,10 @@ def test_an_evaluator_reaches_no_client_level_data_through_any_operation(
     assert not AuditEvent.objects.filter(
         action__in=["client.found", "client.search_not_found", "client.viewed"], role="evaluator"
     ).exists()
-    assert not AuditEvent.objects.filter(actor_label="eve.evaluator").exists()
+    # Only the refusals themselves are recorded.
+    assert (
+        not AuditEvent.objects.filter(actor_label="eve.evaluator")
+        .exclude(action="access.refused")
+        .exists()
+    )
+    assert AuditEvent.objects.filter(actor_label="eve.evaluator", action="access.refused").exists()

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test import Client as HttpClient
 
+from saferoom.accounts.models import LoginSession as Session
 from saferoom.clients.models import Client
 from saferoom.core.models import AuditEvent, IdempotencyKey, User
 from saferoom.sites.models import ClientCodeScheme, Site

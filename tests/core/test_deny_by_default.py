@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
-from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.db import connection, connections, transaction
 from django.http import HttpRequest, HttpResponse
@@ -25,6 +24,7 @@ from django.test import Client as HttpClient
 from django.urls import path, reverse
 
 import saferoom.urls
+from saferoom.accounts.models import LoginSession as Session
 from saferoom.core.access import roles
 from saferoom.core.roles import ALL_ROLES
 from tests.conftest import PASSWORD

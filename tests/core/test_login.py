@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
-from django.contrib.sessions.models import Session
 from django.test import Client as HttpClient
 from django.urls import reverse
 
+from saferoom.accounts.models import LoginSession as Session
 from saferoom.core.models import AuditEvent
 from tests.conftest import PASSWORD
 

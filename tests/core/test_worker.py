@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.contrib.sessions.backends.db import SessionStore
-from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from saferoom.accounts.models import LoginSession as Session
+from saferoom.accounts.sessions import SessionStore
 from saferoom.core import jobs
 from saferoom.core.models import AuditEvent, IdempotencyKey, JobRun, User
 from saferoom.floor.actions import check_in

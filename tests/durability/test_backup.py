@@ -112,7 +112,11 @@ def test_a_backup_restores_into_a_fresh_database_whole(evening: None, tmp_path: 
         # Checked again here, without saferoom: the rows and the records themselves.
         for table, count in manifest.tables.items():
             assert db.rows(f'SELECT COUNT(*) FROM "{table}"') == [(count,)], table  # noqa: S608
-        assert db.rows("SELECT location_detail FROM incidents_incident") == [(WHERE,)]
+        # The location detail is encrypted at rest, in the restored database too.
+        [(stored,)] = db.rows("SELECT location_detail FROM incidents_incident")
+        assert stored.startswith("gAAAA")
+        assert WHERE not in stored
+        assert "encrypted fields: ok (1 values open with the field keys)" in restored.stdout
         if db.kind == "sqlite":
             assert db.rows("PRAGMA integrity_check") == [("ok",)]
 

@@ -7,7 +7,6 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from saferoom.care.referrals import crypto
 from saferoom.care.referrals.models import IdentityDetails, IdentityRecord
 from saferoom.clients.codes import new_display_code
 from saferoom.clients.models import Client
@@ -37,7 +36,7 @@ def make_client(site: Site, by: User, *, name: str, year: int = 1985) -> Client:
     IdentityRecord.objects.create(
         site=site,
         client=client,
-        sealed_details=crypto.seal(IdentityDetails(full_name=name).to_json()),
+        details_json=IdentityDetails(full_name=name).to_json(),
         consent_scope=IdentityRecord.Scope.REFERRALS,
         consent_given_at=now,
         recorded_by=by,

@@ -403,7 +403,10 @@ def test_finished_months_are_also_kept_added_up(history, site_a, harbour):
     for site in (site_a, harbour):
         months = set(RollupMonthSummed.objects.filter(site=site).values_list("month", flat=True))
         assert months == {dt.date(2026, 2, 1), dt.date(2026, 3, 1)}  # April is not over
-    assert set(RollupMonthSum.objects.values_list("grain", flat=True)) == set(rollups.MONTH_GRAINS)
+    assert set(RollupMonthSum.objects.values_list("grain", flat=True)) == {
+        *rollups.MONTH_GRAINS,
+        rollups.PEAK_GRAIN,
+    }
 
 
 def test_the_totals_are_the_raw_rows_added_up_whatever_they_are_added_up_by(
@@ -524,3 +527,157 @@ def test_a_percentile_of_counted_values_is_the_nearest_rank_of_them_written_out(
         for p in (1, 10, 50, 90, 99.5, 100):
             assert facts.counted_rank(counts, p) == facts.nearest_rank(written, p)
     assert facts.counted_rank({}, 50) is None
+
+
+# --- client years -------------------------------------------------------------------------------
+
+# A history across a new year, looked at once January is over: 2025 is a finished year.
+YEAR_NOW = dt.datetime(2026, 2, 10, 12, 0, tzinfo=dt.UTC)
+YEAR_START = dt.date(2025, 11, 20)
+YEAR_LATER = YEAR_NOW + dt.timedelta(minutes=20)
+# A whole year, a quarter and a month of it, whole months across the new year, and whole
+# months from a year and a month (read from the year and the month).
+YEAR_PERIODS = (
+    "2025",
+    "2025-Q4",
+    "2025-12",
+    "2025-11-01..2026-01-31",
+    "2025-01-01..2026-01-31",
+)
+
+
+@pytest.fixture
+def year_end(site_a: Site, harbour: Site) -> Iterator[Client]:
+    """Eleven weeks at both sites across the new year, with a client of site A who also
+    came to the harbour in December, rolled up as at YEAR_NOW; yields that client."""
+    with time_machine.travel(YEAR_NOW - dt.timedelta(hours=1), tick=False):
+        bulk.generate(
+            sites=[site_a, harbour],
+            days=(YEAR_NOW.date() - YEAR_START).days,
+            start=YEAR_START,
+            seed=7,
+            profile=get_profile("nrw").override(visits_per_day=20),
+        )
+        both = Client.objects.filter(
+            visits__site=site_a, visits__arrived_at__year=2025, visits__state="left"
+        ).first()
+        assert both is not None
+        by = nurse(harbour)
+        at = dt.datetime(2025, 12, 9, 15, 0, tzinfo=harbour.tz)
+        visit = visit_at(harbour, by, at, both)
+        check_out(visit=visit, by=by, at=at + dt.timedelta(minutes=30))
+    with time_machine.travel(YEAR_NOW, tick=False):
+        rollups.build()
+        yield both
+
+
+def test_a_finished_year_of_client_months_is_kept_added_up_per_client(
+    year_end, network, site_a, harbour
+):
+    from saferoom.reports.models import RollupClientYear, RollupYear
+
+    for site in (site_a, harbour):
+        years = set(RollupYear.objects.filter(site=site).values_list("year", flat=True))
+        assert years == {dt.date(2025, 1, 1)}  # 2026 is not over
+    # The client of both sites has a row at each, and is one client of the network.
+    assert RollupClientYear.objects.filter(client=year_end).count() == 2
+    network_year = network_scope(network, parse_period("2025"), YEAR_NOW)
+    counted = rollups.unique_clients(network_year)
+    assert counted.total < sum(counted.by_site.values())
+    for text in YEAR_PERIODS:
+        for scope in scopes(network, site_a, text, YEAR_NOW) + scopes(
+            network, harbour, text, YEAR_NOW
+        ):
+            assert rollups.unique_clients(scope) == RAW_CLIENTS(scope), text
+
+
+def test_a_whole_year_is_counted_from_the_client_years(
+    year_end, network, site_a, harbour, monkeypatch
+):
+    from saferoom.reports.models import RollupClientMonth
+
+    expected = {
+        text: [RAW_CLIENTS(scope) for scope in scopes(network, harbour, text, YEAR_NOW)]
+        for text in ("2025", "2025-01-01..2026-01-31")
+    }
+    # Without 2025's client months, the year can only have come from the client years.
+    RollupClientMonth.objects.filter(month__year=2025).delete()
+    spy = Spy(monkeypatch)
+    for text, answers in expected.items():
+        found = [rollups.unique_clients(s) for s in scopes(network, harbour, text, YEAR_NOW)]
+        assert found == answers, text
+    assert spy.clients == 0
+
+
+def test_a_changed_month_throws_its_client_year_away_until_it_is_added_up_again(
+    year_end, network, site_a, harbour, monkeypatch
+):
+    from saferoom.reports.models import RollupYear
+
+    with time_machine.travel(YEAR_NOW + dt.timedelta(minutes=1), tick=False):
+        by = nurse(harbour)
+        # A visit recorded late, in November, by the client of both sites.
+        at = dt.datetime(2025, 11, 25, 12, 0, tzinfo=harbour.tz)
+        late = visit_at(harbour, by, at, year_end)
+        check_out(visit=late, by=by, at=at + dt.timedelta(minutes=20))
+    spy = Spy(monkeypatch)
+    for text in YEAR_PERIODS:
+        for scope in scopes(network, harbour, text, YEAR_LATER):
+            assert rollups.unique_clients(scope) == RAW_CLIENTS(scope), text
+    assert spy.clients > 0  # November waits for the worker
+    with time_machine.travel(YEAR_LATER, tick=False):
+        summary = rollups.build()
+    assert summary.stale_months == 1
+    assert summary.years == 1
+    assert RollupYear.objects.filter(site=harbour, year=dt.date(2025, 1, 1)).exists()
+    spy.reset()
+    for text in YEAR_PERIODS:
+        for scope in scopes(network, harbour, text, YEAR_LATER):
+            assert rollups.unique_clients(scope) == RAW_CLIENTS(scope), text
+    assert spy.clients == 0
+
+
+def test_merging_clients_of_two_sites_throws_their_client_years_away(
+    year_end, network, site_a, harbour, monkeypatch
+):
+    from saferoom.reports.models import RollupYear
+
+    keep = year_end
+    merge = (
+        Client.objects.filter(visits__site=harbour, visits__arrived_at__year=2025)
+        .exclude(pk=keep.pk)
+        .exclude(visits__site=site_a)
+        .distinct()
+        .first()
+    )
+    assert merge is not None
+    with time_machine.travel(YEAR_LATER, tick=False):
+        merge_clients(keep=keep, merge=merge, reason="Same person", by=nurse(site_a), site=site_a)
+    assert not RollupYear.objects.filter(year=dt.date(2025, 1, 1)).exists()
+    spy = Spy(monkeypatch)
+    for text in YEAR_PERIODS:
+        for scope in scopes(network, harbour, text, YEAR_LATER):
+            assert rollups.unique_clients(scope) == RAW_CLIENTS(scope), text
+    with time_machine.travel(YEAR_LATER, tick=False):
+        assert rollups.build().years == 2
+    spy.reset()
+    for text in YEAR_PERIODS:
+        for scope in scopes(network, site_a, text, YEAR_LATER) + scopes(
+            network, harbour, text, YEAR_LATER
+        ):
+            assert rollups.unique_clients(scope) == RAW_CLIENTS(scope), text
+    assert spy.clients == 0
+
+
+def test_occupancy_of_a_whole_month_within_its_caps_is_read_from_the_month_sums(
+    history, network, site_a, harbour
+):
+    scopes_ = [site_scope(harbour, parse_period(t), NOW) for t in ("2026-02", "2026-Q1")]
+    expected = [occupancy_cell_by_cell(scope) for scope in scopes_]
+    # No cell of February is over what was open: with its day rows gone, February's held use
+    # can only have come from the month sums.
+    RollupCount.objects.filter(
+        site=harbour, measure="occupied", day__gte=dt.date(2026, 2, 1), day__lt=dt.date(2026, 3, 1)
+    ).delete()
+    for scope, answer in zip(scopes_, expected, strict=True):
+        same_occupancy(facts.occupancy(scope), answer)

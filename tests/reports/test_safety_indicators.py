@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 
 from saferoom.core.models import User
 from saferoom.reports.facts import nearest_rank
+from saferoom.reports.indicators import safety
 from saferoom.reports.periods import parse_period
 from saferoom.reports.publish import publish
-from saferoom.reports.registry import Report, compute_report, load
+from saferoom.reports.registry import Context, Report, compute_report, load
 from saferoom.reports.scopes import network_scope, rule_for, site_scope
 from saferoom.sites.models import Network, Site
 from tests.reports.safety_data import (
@@ -223,6 +224,31 @@ def test_response_times_are_the_nearest_rank_median_and_90th_percentile(
     assert value(shown, "S9.naloxone_median") is None
     exact = publish(shown, None).results["S9"]
     assert exact.figure("care_median").shown.text == "1.5"
+
+
+def test_response_times_to_the_microsecond_are_the_gaps_between_the_instants(
+    site_a: Site, nurse: User
+) -> None:
+    # Worked out by the database as whole microseconds: the same seconds as subtracting the
+    # instants, with and without a fraction of a second, after a correction too.
+    onsets = (march(3, 9).replace(microsecond=250_001), march(4, 9), march(5, 9, 30))
+    gaps = (61.999_999, 0.000_001, 45.5)
+    for onset, seconds in zip(onsets, gaps, strict=True):
+        incident(site_a, nurse, kind="opioid", onset=onset, steps=(naloxone(seconds),))
+    timed = incident(site_a, nurse, kind="opioid", onset=march(6, 9), steps=(naloxone(90),))
+    retime(timed, "naloxone", nurse, march(6, 9) + dt.timedelta(seconds=7, microseconds=3))
+    moved = incident(site_a, nurse, kind="opioid", onset=march(7, 9), steps=(naloxone(100),))
+    move_onset(moved, nurse, march(7, 9) + dt.timedelta(seconds=20, microseconds=2))
+
+    found = safety.facts(Context(site_scope(site_a, parse_period("2026-03"))))
+
+    expected = sorted(
+        [dt.timedelta(seconds=s).total_seconds() for s in gaps]
+        + [dt.timedelta(seconds=7, microseconds=3).total_seconds()]
+        + [dt.timedelta(seconds=79, microseconds=999_998).total_seconds()]
+    )
+    assert list(found.to_first_naloxone) == expected
+    assert list(found.to_first_care) == expected
 
 
 @given(st.lists(st.integers(min_value=0, max_value=10_000), min_size=1), st.integers(1, 100))

@@ -170,7 +170,7 @@ def test_every_demo_account_logs_in_with_the_demo_password(debug):
 
 def test_demo_repairs_a_changed_demo_account(debug):
     run("demo", "--days", "0", "--quiet")
-    desk = User.objects.get(username="desk")
+    desk = User.objects.get(username="dana.desk")
     desk.set_password("something else entirely 42")
     desk.is_active = False
     desk.save()

@@ -46,7 +46,7 @@ def test_a_manager_for_one_site(site_a, monkeypatch):
 
 def test_an_administrator_for_a_whole_network(network, site_a, monkeypatch):
     run(
-        "root.admin",
+        "ruth.admin",
         "--role",
         "admin",
         "--network",
@@ -54,14 +54,14 @@ def test_an_administrator_for_a_whole_network(network, site_a, monkeypatch):
         "--password-stdin",
         monkeypatch=monkeypatch,
     )
-    user = User.objects.get(username="root.admin")
+    user = User.objects.get(username="ruth.admin")
     membership = user.memberships.get()
     assert (membership.role, membership.site_id, membership.network_id) == (
         "admin",
         None,
         network.pk,
     )
-    assert user.display_name == "root.admin"
+    assert user.display_name == "ruth.admin"
 
 
 def test_at_a_terminal_the_password_is_asked_for_twice(site_a, monkeypatch):

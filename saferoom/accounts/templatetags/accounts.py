@@ -1,4 +1,5 @@
-"""The two-step login panel on a colleague's staff page (sites/staff_edit.html)."""
+"""The panels on a colleague's staff page (sites/staff_edit.html): two-step login, and where
+they are logged in."""
 
 from __future__ import annotations
 
@@ -19,3 +20,10 @@ def staff_two_factor(site: Any, member: Any) -> dict[str, Any]:
         "enrolled": two_factor.is_enrolled(member),
         "required": two_factor.requires_two_factor(member),
     }
+
+
+@register.inclusion_tag("accounts/_staff_logins.html")
+def staff_logins(site: Any, member: Any) -> dict[str, Any]:
+    from saferoom.accounts.sessions import live_sessions
+
+    return {"site": site, "member": member, "live": live_sessions(member).count()}

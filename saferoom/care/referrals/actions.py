@@ -17,7 +17,6 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from saferoom.care.referrals import crypto
 from saferoom.care.referrals.models import (
     FOLLOW_UP_DAYS,
     URGENCY_RANK,
@@ -274,7 +273,7 @@ def record_follow_up(
             by=by,
             outcome=outcome,
             method=method,
-            sealed_note=crypto.seal(note),
+            note=note,
             next_due=next_due,
         )
         if next_due is not None:
@@ -564,7 +563,7 @@ def record_identity(
                 record = IdentityRecord.objects.create(
                     site=site,
                     client=referral.client,
-                    sealed_details=crypto.seal(details.to_json()),
+                    details_json=details.to_json(),
                     consent_scope=consent_scope,
                     consent_given_at=at,
                     recorded_by=by,
@@ -663,11 +662,7 @@ def open_identity_record(
             _("The reason is too long: at most %(n)d characters.") % {"n": MAX_REASON_LENGTH},
             code="bad_reason",
         )
-    details = (
-        IdentityDetails.from_json(crypto.unseal(record.sealed_details))
-        if record.consented
-        else None
-    )
+    details = IdentityDetails.from_json(record.details_json) if record.consented else None
     with transaction.atomic():
         audit.record(
             action="identity.opened",
@@ -700,12 +695,10 @@ def withdraw_consent(
                 % {"day": _day(local_date(locked.site, locked.consent_withdrawn_at))},
                 code="withdrawn",
             )
-        locked.sealed_details = ""
+        locked.details_json = ""
         locked.consent_withdrawn_at = at
         locked.consent_withdrawn_by = by
-        locked.save(
-            update_fields=["sealed_details", "consent_withdrawn_at", "consent_withdrawn_by"]
-        )
+        locked.save(update_fields=["details_json", "consent_withdrawn_at", "consent_withdrawn_by"])
         audit.record(
             action="identity.consent_withdrawn",
             by=by,

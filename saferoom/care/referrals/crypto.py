@@ -1,50 +1,6 @@
-"""Field encryption at rest with the keys of ``settings.FIELD_KEYS`` (Fernet: AES-CBC with an
-HMAC, so a tampered value fails to decrypt instead of reading as something else).
+"""Moved to :mod:`saferoom.core.crypto` (every app's free text is sealed the same way); kept so
+older imports still work."""
 
-The newest key encrypts and every key decrypts (MultiFernet), so keys rotate: put a new key in
-front, run ``saferoom rotate_identity_keys``, then drop the old one. The keys are read on every
-call (building a MultiFernet is cheap), so a changed setting takes effect at once."""
+from saferoom.core.crypto import UnreadableField, new_key, reseal, seal, unseal
 
-from __future__ import annotations
-
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from django.conf import settings
-
-
-class UnreadableField(Exception):
-    """A sealed value none of the configured keys opens (a key was dropped too early, or the
-    value was changed in the database). The message names no content."""
-
-
-def _keys() -> MultiFernet:
-    return MultiFernet([Fernet(key) for key in settings.FIELD_KEYS])
-
-
-def seal(text: str) -> str:
-    """The text encrypted with the newest key; an empty text stays empty."""
-    if not text:
-        return ""
-    return _keys().encrypt(text.encode("utf-8")).decode("ascii")
-
-
-def unseal(token: str) -> str:
-    if not token:
-        return ""
-    try:
-        return _keys().decrypt(token.encode("ascii")).decode("utf-8")
-    except (InvalidToken, UnicodeError):
-        raise UnreadableField("A sealed field could not be decrypted with the keys set.") from None
-
-
-def reseal(token: str) -> str:
-    """The same content encrypted with the newest key (for key rotation)."""
-    if not token:
-        return ""
-    try:
-        return _keys().rotate(token.encode("ascii")).decode("ascii")
-    except (InvalidToken, UnicodeError):
-        raise UnreadableField("A sealed field could not be decrypted with the keys set.") from None
-
-
-def new_key() -> str:
-    return Fernet.generate_key().decode("ascii")
+__all__ = ["UnreadableField", "new_key", "reseal", "seal", "unseal"]

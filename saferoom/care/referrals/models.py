@@ -18,8 +18,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from saferoom.care.referrals import crypto
 from saferoom.clients.models import Client
+from saferoom.core.fields import SealedTextField
 from saferoom.floor.models import Visit
 from saferoom.sites.models import CatalogueItem, Site
 
@@ -135,8 +135,8 @@ class FollowUp(models.Model):
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
     method = models.CharField(_("how"), max_length=10, choices=Method.choices)
-    # Free text is encrypted at rest (crypto.seal); read it through ``note``.
-    sealed_note = models.TextField(blank=True)
+    # Free text is encrypted at rest (SealedTextField), in the column it always had.
+    note = SealedTextField(_("note"), blank=True, db_column="sealed_note")
     next_due = models.DateField(_("next follow-up"), null=True, blank=True)
 
     class Meta:
@@ -155,10 +155,6 @@ class FollowUp(models.Model):
 
     def audit_label(self) -> str:
         return f"follow-up {self.pk} of referral {self.referral_id}"
-
-    @property
-    def note(self) -> str:
-        return crypto.unseal(self.sealed_note)
 
 
 class ReferralAmendment(models.Model):
@@ -219,9 +215,9 @@ class IdentityRecord(models.Model):
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="identity_records")
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="identity_records")
     referrals = models.ManyToManyField(Referral, related_name="identity_records", blank=True)
-    # IdentityDetails as JSON, encrypted with the newest field key. Empty once consent is
-    # withdrawn (the details are erased).
-    sealed_details = models.TextField(blank=True)
+    # IdentityDetails as JSON (``IdentityDetails.from_json``), encrypted at rest with the newest
+    # field key. Empty once consent is withdrawn (the details are erased).
+    details_json = SealedTextField(blank=True, db_column="sealed_details")
     consent_scope = models.CharField(_("consent given"), max_length=20, choices=Scope.choices)
     consent_given_at = models.DateTimeField()
     recorded_by = models.ForeignKey(
@@ -248,7 +244,7 @@ class IdentityRecord(models.Model):
             ),
             # Withdrawn consent: the details are gone.
             models.CheckConstraint(
-                condition=Q(consent_withdrawn_at__isnull=True) | Q(sealed_details=""),
+                condition=Q(consent_withdrawn_at__isnull=True) | Q(details_json=""),
                 name="identity_withdrawn_erased",
             ),
         ]

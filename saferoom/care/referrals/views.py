@@ -226,13 +226,19 @@ def visit_referrals(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
 
 
 def _identity_context(request: HttpRequest, site: Site, referral: Referral) -> dict[str, Any]:
-    linked = list(referral.identity_records.select_related("recorded_by").order_by("-pk"))
+    # The details are decrypted only when someone opens a record (audited), never to list it.
+    linked = list(
+        referral.identity_records.select_related("recorded_by")
+        .defer("details_json")
+        .order_by("-pk")
+    )
     current = None
     if referral.client_id is not None:
         current = (
             IdentityRecord.objects.filter(
                 site=site, client_id=referral.client_id, consent_withdrawn_at__isnull=True
             )
+            .defer("details_json")
             .order_by("-pk")
             .first()
         )
@@ -408,6 +414,7 @@ def identity_new(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Identity record kept, encrypted."))
             return redirect("referrals:detail", site=site.slug, pk=referral.pk)
+    _audit_view(request, site, referral, "identity_new")  # the page names the client
     return _render(
         request, site, "referrals/identity_new.html", {"referral": referral, "form": form}
     )

@@ -13,7 +13,9 @@ import operator
 from collections.abc import Iterable
 from datetime import datetime
 from functools import reduce
+from typing import Any
 
+from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum, TextField
 from django.db.models.functions import Cast, Coalesce
 from django.utils.translation import gettext as _
@@ -22,7 +24,6 @@ from django.utils.translation import gettext_noop as N_
 from saferoom.care.checking.models import Decision, DrugCheck, Finding, Method, Timing
 from saferoom.care.referrals.models import FollowUp, Referral, ReferralAmendment
 from saferoom.care.supplies.models import ServiceGiven, StockMovement
-from saferoom.clients.models import Client
 from saferoom.reports.registry import (
     Breakdown,
     Context,
@@ -322,15 +323,35 @@ def _engaged_at(scope: Scope, site_id: int | None = None) -> Q:
 
 
 def clients_engaged(scope: Scope) -> tuple[int, dict[int, int]]:
-    """Distinct clients engaged in the scope, and per site for a network (one query)."""
-    anywhere = _engaged_at(scope)
-    aggregates = {"total": Count("pk")}
-    if scope.is_network:
-        for s in scope.sites:
-            aggregates[f"site:{s.pk}"] = Count("pk", filter=_engaged_at(scope, s.pk))
-    counts = Client.objects.filter(anywhere).aggregate(**aggregates)
-    by_site = {s.pk: counts[f"site:{s.pk}"] for s in scope.sites if f"site:{s.pk}" in counts}
-    return counts["total"], by_site
+    """Distinct clients engaged in the scope, and per site for a network (one query): the
+    distinct (site, client) pairs of services and referrals, counted per site and once
+    each client over all."""
+
+    def pairs(rows: QuerySet[Any]) -> QuerySet[Any]:
+        found: QuerySet[Any] = (
+            rows.annotate(person=Coalesce("client_id", "visit__client_id"))
+            .filter(person__isnull=False)
+            .order_by()
+            .values_list("site_id", "person")
+        )
+        return found
+
+    services = ServiceGiven.objects.filter(in_period(scope, "at")).filter(_voided_after(scope.now))
+    engaged = pairs(services).union(pairs(_referrals(scope)))
+    sql, params = engaged.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH engaged (site_id, person) AS ({sql}) "  # noqa: S608 - Django's own SQL
+            "SELECT site_id, COUNT(*) FROM engaged GROUP BY site_id "
+            "UNION ALL SELECT NULL, COUNT(DISTINCT person) FROM engaged",
+            params,
+        )
+        counted = cursor.fetchall()
+    total = next(n for site_id, n in counted if site_id is None)
+    by_site = {site_id: n for site_id, n in counted if site_id is not None}
+    if not scope.is_network:
+        return total, {}
+    return total, {s.pk: by_site.get(s.pk, 0) for s in scope.sites}
 
 
 @indicator(

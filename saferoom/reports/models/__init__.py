@@ -4,6 +4,7 @@ keep network reports fast (``rollups``)."""
 from saferoom.reports.models.costs import OperatingCost
 from saferoom.reports.models.rollups import (
     RollupClientMonth,
+    RollupClientYear,
     RollupCount,
     RollupDay,
     RollupFirstVisit,
@@ -11,11 +12,13 @@ from saferoom.reports.models.rollups import (
     RollupMonthSum,
     RollupMonthSummed,
     RollupWatermark,
+    RollupYear,
 )
 
 __all__ = [
     "OperatingCost",
     "RollupClientMonth",
+    "RollupClientYear",
     "RollupCount",
     "RollupDay",
     "RollupFirstVisit",
@@ -23,4 +26,5 @@ __all__ = [
     "RollupMonthSum",
     "RollupMonthSummed",
     "RollupWatermark",
+    "RollupYear",
 ]

@@ -12,6 +12,10 @@ thrown away and built again from the visits and sessions (``saferoom rollups --r
 - :class:`RollupClientMonth`: each registered client's admitted visits at a site in a local
   calendar month (distinct clients are not additive across days, so U3 and U5 for whole
   months are counted from these), with :class:`RollupMonth` as its marker.
+- :class:`RollupClientYear`: a site's client months of one local calendar year added up per
+  client (visits and months), with :class:`RollupYear` as its marker: a network's year is a
+  few rows per client instead of up to twelve per site; thrown away whenever one of the
+  year's client months is.
 - :class:`RollupFirstVisit`: each client's first admitted visit at any site (U4).
 - :class:`RollupWatermark`: per site, the ``Visit.changed_at`` up to which changes have been
   looked at (later changes are looked at by the reader itself), and the site's earliest arrival.
@@ -132,6 +136,38 @@ class RollupMonth(models.Model):
 
     def __str__(self) -> str:
         return f"client months of site {self.site_id} in {self.month:%Y-%m}"
+
+
+class RollupClientYear(models.Model):
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", db_index=False)
+    year = models.DateField()  # its first day
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    visits = models.PositiveIntegerField()  # the client's admitted visits in the year
+    months = models.PositiveSmallIntegerField()  # the months of the year with one or more
+
+    class Meta:
+        db_table = "reports_rollupclientyear"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "year", "client"], name="rollupclientyear_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"client {self.client_id} at site {self.site_id} in {self.year:%Y}"
+
+
+class RollupYear(models.Model):
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", db_index=False)
+    year = models.DateField()
+    built_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "reports_rollupyear"
+        constraints = [models.UniqueConstraint(fields=["site", "year"], name="rollupyear_unique")]
+
+    def __str__(self) -> str:
+        return f"client year of site {self.site_id} in {self.year:%Y}"
 
 
 class RollupFirstVisit(models.Model):

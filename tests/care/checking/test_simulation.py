@@ -6,9 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from django.db import transaction
+
 from saferoom.care.checking import simulation
 from saferoom.care.checking.models import DrugAlert, DrugCheck
-from saferoom.core.models import AuditEvent, IdempotencyKey
+from saferoom.core.models import AuditEvent
 
 CALLS = 20_000
 
@@ -61,14 +63,19 @@ def test_the_same_seed_gives_the_same_checks(site_a, nurse, visit_a):
     at = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 
     def run() -> list[tuple[str, str, list[str], str]]:
-        DrugCheck.objects.all().delete()
-        IdempotencyKey.objects.all().delete()  # the same seed makes the same keys
-        rng = random.Random(99)
-        for _ in range(3_000):
-            simulation.simulate_drug_checks(rng=rng, site=site_a, visit=visit_a, at=at, by=nurse)
-        return [
-            (c.method, c.strip_result, c.found, c.decision)
-            for c in DrugCheck.objects.order_by("pk")
-        ]
+        # Each run is rolled back: drug checks are never deleted (saferoom.core.clinical), and
+        # the same seed makes the same idempotency keys.
+        with transaction.atomic():
+            rng = random.Random(99)
+            for _ in range(3_000):
+                simulation.simulate_drug_checks(
+                    rng=rng, site=site_a, visit=visit_a, at=at, by=nurse
+                )
+            made = [
+                (c.method, c.strip_result, c.found, c.decision)
+                for c in DrugCheck.objects.order_by("pk")
+            ]
+            transaction.set_rollback(True)
+        return made
 
     assert run() == run()

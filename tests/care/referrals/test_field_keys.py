@@ -11,7 +11,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 from django.conf import settings
 
-from saferoom.care.referrals import crypto
+from saferoom.core import crypto
 
 PROJECT = Path(settings.PROJECT_DIR)
 

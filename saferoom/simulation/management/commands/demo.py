@@ -58,11 +58,11 @@ class DemoAccount:
 
 
 DEMO_ACCOUNTS = (
-    DemoAccount("desk", "Dana (front desk)", Role.DESK),
-    DemoAccount("floor", "Femi (floor nurse)", Role.FLOOR),
-    DemoAccount("manager", "Morgan (manager)", Role.MANAGER),
-    DemoAccount("evaluator", "Eve (evaluator)", Role.EVALUATOR),
-    DemoAccount("admin", "Ada (administrator)", Role.ADMIN),
+    DemoAccount("dana.desk", "Dana (front desk)", Role.DESK),
+    DemoAccount("femi.floor", "Femi (floor nurse)", Role.FLOOR),
+    DemoAccount("morgan.manager", "Morgan (manager)", Role.MANAGER),
+    DemoAccount("eve.evaluator", "Eve (evaluator)", Role.EVALUATOR),
+    DemoAccount("ada.admin", "Ada (administrator)", Role.ADMIN),
 )
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from saferoom.care.referrals import crypto
+from saferoom.core import crypto
 
 
 class Command(BaseCommand):
