@@ -88,27 +88,32 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
-@pytest.fixture
-def log_in(page: Any, live_server: Any) -> Callable[..., None]:
-    """Log in through the real form, as the person would (with the second factor if their
-    role needs it)."""
+def sign_in(tab: Any, server_url: str, user: Any, password: str | None = None) -> None:
+    """Log in on one tab through the real form, as the person would: managers, evaluators and
+    administrators then type the code their authenticator app shows."""
     from playwright.sync_api import expect
 
     from saferoom.accounts.two_factor import requires_two_factor
     from tests.conftest import PASSWORD, authenticator, totp_code
 
-    def _log_in(user: Any, password: str = PASSWORD) -> None:
-        # Managers, evaluators and administrators type the code their authenticator app shows.
-        device = authenticator(user) if requires_two_factor(user) else None
-        page.goto(f"{live_server.url}/login/")
-        page.get_by_label("Username").fill(user.username)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Log in", exact=True).click()
-        if device is not None:
-            expect(page.get_by_role("heading", level=1)).to_have_text("Enter your code")
-            page.get_by_label("Code").fill(totp_code(device))
-            page.get_by_role("button", name="Check the code").click()
-        expect(page).not_to_have_url(re.compile(r"/login/|/two-factor/"))
-        expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    device = authenticator(user) if requires_two_factor(user) else None
+    tab.goto(f"{server_url}/login/")
+    tab.get_by_label("Username").fill(user.username)
+    tab.get_by_label("Password").fill(PASSWORD if password is None else password)
+    tab.get_by_role("button", name="Log in", exact=True).click()
+    if device is not None:
+        expect(tab.get_by_role("heading", level=1)).to_have_text("Enter your code")
+        tab.get_by_label("Code").fill(totp_code(device))
+        tab.get_by_role("button", name="Check the code").click()
+    expect(tab).not_to_have_url(re.compile(r"/login/|/two-factor/"))
+    expect(tab.get_by_role("button", name="Log out")).to_be_visible()
+
+
+@pytest.fixture
+def log_in(page: Any, live_server: Any) -> Callable[..., None]:
+    """Log in on the test's page through the real form (see sign_in)."""
+
+    def _log_in(user: Any, password: str | None = None) -> None:
+        sign_in(page, live_server.url, user, password)
 
     return _log_in

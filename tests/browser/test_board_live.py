@@ -32,8 +32,8 @@ from saferoom.floor import actions as desk_actions
 from saferoom.floor import board
 from saferoom.floor.models import ConsumptionSession, SessionCheck, Visit
 from saferoom.sites.models import CatalogueItem, OpeningHours, Site, Space
-from tests.browser.fixtures import TABLET, TIMEOUT_MS
-from tests.conftest import PASSWORD, make_user
+from tests.browser.fixtures import TABLET, TIMEOUT_MS, sign_in
+from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -174,11 +174,7 @@ def devices(browser: Any, live_server: Any) -> Iterator[Callable[[User], Page]]:
         context.set_default_timeout(TIMEOUT_MS)
         opened.append(context)
         tab: Page = context.new_page()
-        tab.goto(f"{live_server.url}/login/")
-        tab.get_by_label("Username").fill(user.username)
-        tab.get_by_label("Password").fill(PASSWORD)
-        tab.get_by_role("button", name="Log in", exact=True).click()
-        expect(tab.get_by_role("button", name="Log out")).to_be_visible()
+        sign_in(tab, live_server.url, user)
         return tab
 
     yield open_device

@@ -18,9 +18,9 @@ from saferoom.care.checking import actions
 from saferoom.core.models import User
 from saferoom.core.roles import Role
 from saferoom.sites.models import Site
-from tests.browser.fixtures import TABLET, TIMEOUT_MS
+from tests.browser.fixtures import TABLET, TIMEOUT_MS, sign_in
 from tests.browser.test_board_live import Serialised
-from tests.conftest import PASSWORD, make_user
+from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,11 +52,7 @@ def devices(
         context.set_default_timeout(TIMEOUT_MS)
         opened.append(context)
         tab: Page = context.new_page()
-        tab.goto(f"{live_server.url}/login/")
-        tab.get_by_label("Username").fill(user.username)
-        tab.get_by_label("Password").fill(PASSWORD)
-        tab.get_by_role("button", name="Log in", exact=True).click()
-        expect(tab.get_by_role("button", name="Log out")).to_be_visible()
+        sign_in(tab, live_server.url, user)
         return tab
 
     yield open_device

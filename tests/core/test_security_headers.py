@@ -4,6 +4,7 @@ HSTS in production, and `manage.py check --deploy` clean with production setting
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -107,6 +108,29 @@ def test_htmx_is_told_not_to_inject_its_indicator_styles_or_evaluate_code(as_des
     assert '"allowEval": false' in config.group(1)
     # The meta tag must come before htmx itself, which reads it when it loads.
     assert html.index('name="htmx-config"') < html.index("htmx-2")
+
+
+def test_every_template_leaves_htmx_configuration_to_the_base_page():
+    # htmx reads only the first htmx-config meta: a second one in a page's head is ignored,
+    # and with it that page's wish to swap 422 refusals (the refusal would show as a failure).
+    others = [
+        str(path.relative_to(TEMPLATES))
+        for path in sorted(TEMPLATES.rglob("*.html"))
+        if 'name="htmx-config"' in path.read_text(encoding="utf-8")
+    ]
+    assert others == ["base.html"]
+
+
+def test_htmx_swaps_a_422_refusal_and_treats_other_failures_as_errors(as_desk, site_a):
+    html = as_desk.get(reverse("board:board", kwargs={"site": site_a.slug})).content.decode()
+    assert html.count('name="htmx-config"') == 1
+    config = re.search(r'<meta name="htmx-config" content=\'([^\']*)\'', html)
+    assert config is not None
+    handling = json.loads(config.group(1))["responseHandling"]
+    assert {"code": "422", "swap": True} in handling
+    assert handling.index({"code": "422", "swap": True}) < handling.index(
+        {"code": "[45]..", "swap": False, "error": True}
+    )
 
 
 def _production_env(tmp_path: Path) -> dict[str, str]:
