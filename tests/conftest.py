@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import warnings
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client as HttpClient
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import hotp
@@ -22,6 +26,30 @@ from saferoom.sites.defaults import seed_catalogue
 from saferoom.sites.models import Membership, Network, OpeningHours, Site, Space
 
 PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """pytest-django's test databases, and at the end on PostgreSQL: a connection some thread
+    or server process of a test still holds (a browser's last poll) is given five seconds,
+    named in a warning, then ended, so dropping the test database never fails the run."""
+    yield
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        others = (
+            "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        for _ in range(50):
+            cursor.execute(f"SELECT application_name, state, left(query, 120) {others}")
+            left = cursor.fetchall()
+            if not left:
+                break
+            time.sleep(0.1)
+        else:
+            warnings.warn(f"test database connections left open: {left}", stacklevel=1)
+            cursor.execute(f"SELECT pg_terminate_backend(pid) {others}")
+    connection.close()
 
 
 def make_site(network: Network, name: str, slug: str, **extra: object) -> Site:

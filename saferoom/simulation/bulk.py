@@ -36,6 +36,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from saferoom.clients.models import Client
 from saferoom.core.roles import Role
 from saferoom.simulation import bulk_process, engine
 from saferoom.simulation.profiles import Profile, get_profile
@@ -125,6 +126,20 @@ def display_code_for(number: int) -> str:
         body += _CODE_ALPHABET[digit]
     code = body + _check_char(body)
     return f"{code[:3]}-{code[3:]}"
+
+
+def unique_display_code(number: int, taken: frozenset[str]) -> str:
+    """``display_code_for(number)``, unless a client made another way (at the desk, or by an
+    earlier run) already holds that code: then the same number's place in three other
+    quarters of the code space, which no bulk client below a quarter of it can reach."""
+    quarter = _CODE_SPACE // 4
+    if not 0 < number < quarter:
+        raise ValueError(f"bulk client numbers must stay below {quarter:,}")
+    for candidate in (number, _CODE_SPACE - number, 2 * quarter - number, 2 * quarter + number):
+        code = display_code_for(candidate)
+        if code not in taken:
+            return code
+    raise RuntimeError("no free display code for a bulk client")  # four codes all taken
 
 
 @dataclass
@@ -227,8 +242,10 @@ class SiteWriter:
         seed: int,
         users: dict[str, int],
         stamp: datetime,
+        taken_codes: frozenset[str] = frozenset(),
     ) -> None:
         self.site = site
+        self.taken_codes = taken_codes
         self.start = start
         self.days = days
         self.users = users
@@ -415,7 +432,7 @@ class SiteWriter:
             (
                 pk,
                 self.site.network_id,
-                display_code_for(pk),
+                unique_display_code(pk, self.taken_codes),
                 digest,
                 self.scheme,
                 traits.gender,
@@ -582,6 +599,7 @@ class _Job:
     seed: int
     users: dict[str, int]
     stamp: datetime
+    taken_codes: frozenset[str] = frozenset()
 
 
 def _run_job(job: _Job) -> BulkSummary:
@@ -594,6 +612,7 @@ def _run_job(job: _Job) -> BulkSummary:
         seed=job.seed,
         users=job.users,
         stamp=job.stamp,
+        taken_codes=job.taken_codes,
     )
     if connection.vendor != "postgresql":
         return writer.run()
@@ -653,6 +672,12 @@ def generate(
         ).pk,
     }
     stamp = timezone.now() - rollups.LAG - timedelta(minutes=1)
+    # Codes held already (clients registered at the desk, an earlier run): bulk codes avoid them.
+    taken_codes = frozenset(
+        Client.objects.filter(network_id__in={site.network_id for site in loaded}).values_list(
+            "display_code", flat=True
+        )
+    )
     jobs = [
         _Job(
             site_id=site.pk,
@@ -664,6 +689,7 @@ def generate(
             seed=seed,
             users=users,
             stamp=stamp,
+            taken_codes=taken_codes,
         )
         for site in loaded
     ]

@@ -19,7 +19,7 @@ from saferoom.incidents.models import Incident, Intervention
 from saferoom.reports import rollups
 from saferoom.reports.models import RollupWatermark
 from saferoom.simulation import engine
-from saferoom.simulation.bulk import display_code_for
+from saferoom.simulation.bulk import display_code_for, unique_display_code
 from saferoom.simulation.profiles import get_profile
 from saferoom.simulation.runner import site_spec
 from saferoom.sites.models import Site
@@ -111,6 +111,32 @@ def test_bulk_clients_have_valid_distinct_codes():
     codes = [display_code_for(n) for n in range(1, 3000)]
     assert len(set(codes)) == len(codes)
     assert all(is_valid_display_code(code) for code in codes)
+
+
+def test_a_bulk_client_steps_around_a_code_someone_already_holds():
+    taken = frozenset({display_code_for(5)})
+    code = unique_display_code(5, taken)
+    assert code != display_code_for(5)
+    # Nor is the stand-in any other bulk client's code.
+    assert code not in {display_code_for(n) for n in range(1, 3000)}
+    assert unique_display_code(6, taken) == display_code_for(6)
+
+
+def test_bulk_history_beside_desk_registered_clients_reuses_none_of_their_codes(
+    site_a, network, desk
+):
+    from tests.care.supplies.conftest import make_client
+
+    # A client registered at the desk whose random code is the next bulk client's code.
+    held = make_client(network, site_a, desk)
+    Client.objects.filter(pk=held.pk).update(display_code=display_code_for(held.pk + 1))
+    simulate_bulk(
+        "--bulk", "--site", "riverside", "--days", "3", "--start", "2026-04-20",
+    )  # fmt: skip
+    codes = list(Client.objects.filter(network=network).values_list("display_code", flat=True))
+    assert len(codes) > 2
+    assert len(set(codes)) == len(codes)
+    assert Client.objects.get(pk=held.pk).display_code == display_code_for(held.pk + 1)
 
 
 def test_the_sites_rollups_are_forgotten_and_built_afresh(site_a):
