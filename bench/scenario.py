@@ -118,6 +118,7 @@ class Builder:
                 for day in range(7)
                 for opens, closes in ((time(0), time(12)), (time(12), time(0)))
             ],
+            expected_version=site.version,  # made a moment ago
             by=w.admin,
         )
         booths, rooms = _layout(places)

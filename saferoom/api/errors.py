@@ -20,6 +20,7 @@ from saferoom.clients.codes import DISPLAY_ALPHABET
 from saferoom.core import audit
 from saferoom.core.errors import ActionRefused
 from saferoom.core.middleware import current_request_id
+from saferoom.core.versioning import StaleEdit
 
 if TYPE_CHECKING:
     from ninja import NinjaAPI
@@ -53,6 +54,7 @@ class ApiError(Exception):
         *,
         field: str | None = None,
         headers: dict[str, str] | None = None,
+        current_version: int | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -60,6 +62,7 @@ class ApiError(Exception):
         self.detail = detail
         self.field = field
         self.headers = headers or {}
+        self.current_version = current_version
 
 
 # Refusals about the idempotency key itself rather than the record.
@@ -78,8 +81,22 @@ _KEY_CONFLICTS = {
 
 def from_refusal(refusal: ActionRefused, fields: dict[str, str] | None = None) -> ApiError:
     """The API answer for a refused action: 409 when the key was reused with other details
-    (or is in flight), else 422 with the action's own message and code, naming the field the
-    refusal is about when the operation knows it."""
+    (or is in flight), or when an edit was made from a version of the record that is no longer
+    the saved one (``stale_edit``, with ``current_version`` and an ``ETag`` to send back as
+    ``If-Match`` once merged); else 422 with the action's own message and code, naming the field
+    the refusal is about when the operation knows it."""
+    if isinstance(refusal, StaleEdit):
+        return ApiError(
+            409,
+            refusal.code,
+            _(
+                "Someone else changed this record since the version you edited. Nothing was "
+                "written. Fetch it again, merge your change into it, and send it with its "
+                "current version."
+            ),
+            headers={"ETag": f'"{refusal.current}"'},
+            current_version=refusal.current,
+        )
     if refusal.code in _KEY_CONFLICTS:
         code = "idempotency_key_reused" if refusal.code == "key_reused" else "in_flight"
         return ApiError(409, code, _KEY_CONFLICTS[refusal.code]())
@@ -89,13 +106,19 @@ def from_refusal(refusal: ActionRefused, fields: dict[str, str] | None = None) -
 
 
 def _body(
-    code: str, detail: str, field: str | None = None, errors: list[dict[str, str]] | None = None
+    code: str,
+    detail: str,
+    field: str | None = None,
+    errors: list[dict[str, str]] | None = None,
+    current_version: int | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"detail": scrub(detail), "code": code}
     if field:
         body["field"] = field
     if errors:
         body["errors"] = errors
+    if current_version is not None:
+        body["current_version"] = current_version
     return body
 
 
@@ -125,7 +148,8 @@ def install(api: NinjaAPI) -> None:
 
     @api.exception_handler(ApiError)
     def api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-        response = respond(request, exc.status, _body(exc.code, exc.detail, exc.field))
+        body = _body(exc.code, exc.detail, exc.field, current_version=exc.current_version)
+        response = respond(request, exc.status, body)
         for name, value in exc.headers.items():
             response[name] = value
         return response
@@ -177,8 +201,7 @@ def install(api: NinjaAPI) -> None:
 
     @api.exception_handler(ActionRefused)
     def refused(request: HttpRequest, exc: ActionRefused) -> HttpResponse:
-        error = from_refusal(exc)
-        return respond(request, error.status, _body(error.code, error.detail, error.field))
+        return api_error(request, from_refusal(exc))
 
     @api.exception_handler(Exception)
     def server_error(request: HttpRequest, exc: Exception) -> HttpResponse:

@@ -78,6 +78,9 @@ class Problem(Schema):
     code: str
     field: str | None = None
     errors: list[dict[str, str]] | None = None
+    current_version: int | None = Field(
+        None, description="With stale_edit: the record's version saved now (also the ETag)."
+    )
 
 
 # --- Sites ----------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from saferoom.clients.models import (
     enabled_intake_questions,
 )
 from saferoom.clients.signals import clients_merged
-from saferoom.core import audit, idempotency
+from saferoom.core import audit, idempotency, versioning
 from saferoom.core.errors import ActionRefused
 from saferoom.core.models import User
 from saferoom.core.roles import Role
@@ -324,6 +324,15 @@ def _create_with_fresh_code(
     )
 
 
+class _NoIntakeYet:
+    """What ``versioning.expect`` compares with before a client's first intake."""
+
+    version = versioning.NOT_YET_RECORDED
+
+
+_NO_INTAKE_YET = _NoIntakeYet()
+
+
 def _refuse_if_merged(client: Client) -> None:
     if client.merged_into_id is not None:
         raise ActionRefused(
@@ -337,10 +346,15 @@ def record_intake(
     client: Client,
     site: Site,
     answers: dict[str, Any],
+    expected_version: int,
     by: User,
     at: datetime | None = None,
 ) -> Intake:
-    """Record (or correct) the first-visit intake. Questions not answered keep their answers."""
+    """Record (or correct) the first-visit intake. Questions not answered keep their answers.
+
+    ``expected_version`` is the intake's version the form was opened on (0 when there was no
+    intake yet): a colleague's answers saved since are never overwritten unseen
+    (``versioning.StaleEdit``)."""
     at = at or timezone.now()
     _refuse_if_merged(client)
     if site.network_id != client.network_id:
@@ -353,10 +367,24 @@ def record_intake(
     )
     with transaction.atomic():
         intake = Intake.objects.select_for_update().filter(client=client).first()
+        versioning.expect(
+            intake if intake is not None else _NO_INTAKE_YET, expected_version=expected_version
+        )
         if intake is None:
-            intake = Intake.objects.create(client=client, recorded_at=at, recorded_by=by, **cleaned)
+            # Two first intakes at once: the client's one-to-one row lets only one in.
+            try:
+                with transaction.atomic():
+                    intake = Intake.objects.create(
+                        client=client, recorded_at=at, recorded_by=by, **cleaned
+                    )
+            except IntegrityError:
+                current = Intake.objects.filter(client=client).values_list("version", flat=True)
+                raise versioning.StaleEdit(
+                    expected=expected_version, current=current.first() or 0
+                ) from None
             action = "client.intake_recorded"
         else:
+            versioning.bump(intake, expected_version)
             for field, value in cleaned.items():
                 setattr(intake, field, value)
             intake.recorded_at = at
@@ -370,7 +398,7 @@ def record_intake(
             obj=intake,
             site=site,
             at=at,
-            detail={"questions": sorted(cleaned)},
+            detail={"questions": sorted(cleaned), "version": intake.version},
         )
     return intake
 

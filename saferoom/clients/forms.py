@@ -15,6 +15,7 @@ from saferoom.clients import codes
 from saferoom.clients.actions import MAX_REASON_LENGTH, MAX_YEARS_OF_USE
 from saferoom.clients.codes import CodeError, SchemeAttributes
 from saferoom.clients.models import Ban, Gender, Intake, OtherwiseLocation, enabled_intake_questions
+from saferoom.core.versioning import VersionInput
 from saferoom.sites.models import ClientCodeScheme, IntakeQuestion, Network, Site
 
 # Dates as people type them at a UK desk, and as a browser's date picker sends them.
@@ -397,6 +398,9 @@ class RegistrationForm(IntakeFieldsMixin, AttributesForm, IdempotentForm):
 
 
 class IntakeForm(IntakeFieldsMixin, forms.Form):
+    # The intake's version when the form was opened (0: none yet).
+    version = VersionInput()
+
     def __init__(
         self, *args: Any, network: Network, year_of_birth: int | None, today: date, **kwargs: Any
     ) -> None:

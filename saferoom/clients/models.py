@@ -11,6 +11,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from saferoom.core.fields import SealedTextField
+from saferoom.core.versioning import version_field
 from saferoom.sites.models import ClientCodeScheme, IntakeQuestion, Network, Site
 
 
@@ -179,6 +180,8 @@ class Intake(models.Model):
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
+    # Corrections are version-checked (saferoom.core.versioning).
+    version = version_field()
 
     class Meta:
         db_table = "clients_intake"

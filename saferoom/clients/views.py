@@ -37,7 +37,7 @@ from saferoom.clients.forms import (
     RegistrationForm,
 )
 from saferoom.clients.models import Ban, Client, Intake, enabled_intake_questions
-from saferoom.core import audit, breakglass, ratelimit
+from saferoom.core import audit, breakglass, conflicts, ratelimit, versioning
 from saferoom.core.errors import ActionRefused
 from saferoom.core.models import User
 from saferoom.core.roles import Role
@@ -340,14 +340,39 @@ def intake(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
     today = _today(site)
     existing = Intake.objects.filter(client=client).first()
     names = enabled_intake_questions(network)
-    if request.method == "POST":
-        form = IntakeForm(
-            request.POST, network=network, year_of_birth=client.year_of_birth, today=today
+
+    def make_form(data: Any = None, *, on: Intake | None = existing) -> IntakeForm:
+        initial: dict[str, Any] = {name: getattr(on, name) for name in names} if on else {}
+        initial["version"] = on.version if on else versioning.NOT_YET_RECORDED
+        return IntakeForm(
+            data, network=network, year_of_birth=client.year_of_birth, today=today, initial=initial
         )
-        if form.is_valid():
+
+    if request.method == "POST":
+        form = make_form(request.POST)
+        if conflicts.reopening(request):
+            conflicts.reopened(request)
+        elif form.is_valid():
             try:
                 actions.record_intake(
-                    client=client, site=site, answers=form.intake_answers(), by=_user(request)
+                    client=client,
+                    site=site,
+                    answers=form.intake_answers(),
+                    expected_version=form.cleaned_data["version"],
+                    by=_user(request),
+                )
+            except versioning.StaleEdit as stale:
+                saved = Intake.objects.filter(client=client).first()
+                _audit_view(request, site, client, "intake_conflict")
+                return conflicts.conflict(
+                    request,
+                    stale=stale,
+                    record=saved or client,
+                    what=_("The intake answers of %(code)s") % {"code": client.display_code},
+                    rows=conflicts.compare(make_form(on=saved), form),
+                    history=None if saved is not None else [],
+                    back_url=reverse("clients:detail", kwargs={"site": site.slug, "pk": client.pk}),
+                    site=site,
                 )
             except ActionRefused as refused:
                 form.add_error(None, refused.message)
@@ -355,10 +380,7 @@ def intake(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
                 messages.success(request, _("Intake saved."))
                 return redirect("clients:detail", site=site.slug, pk=client.pk)
     else:
-        initial = {name: getattr(existing, name) for name in names} if existing else {}
-        form = IntakeForm(
-            network=network, year_of_birth=client.year_of_birth, today=today, initial=initial
-        )
+        form = make_form()
         _audit_view(request, site, client, "intake")
     return _render(
         request, site, "clients/intake.html", {"client": client, "form": form, "existing": existing}

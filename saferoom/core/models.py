@@ -10,12 +10,16 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from saferoom.core.roles import Role
+from saferoom.core.versioning import version_field
 
 
 class User(AbstractUser):
     """A named member of staff. Roles are held per site through ``sites.Membership``."""
 
     display_name = models.CharField(_("name shown to colleagues"), max_length=80, blank=True)
+    # Edits are version-checked (saferoom.core.versioning): the name and the
+    # roles of the staff page.
+    version = version_field()
 
     class Meta:
         db_table = "core_user"

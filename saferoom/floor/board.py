@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
-from saferoom.core import audit
+from saferoom.core import audit, tap_time
 from saferoom.core.errors import ActionRefused
 from saferoom.core.idempotency import parse_key, remember, replayed
 from saferoom.core.models import User
@@ -708,18 +708,34 @@ def _ended_refusal(session: ConsumptionSession, *, code: str) -> ActionRefused:
     )
 
 
+def _answer_escalations(session: ConsumptionSession, *, by: User, at: datetime) -> int:
+    """Someone saw the person at ``at``: their open escalations are answered. One raised after
+    that moment (the tap waited on a tablet without a network) was answered when the tap
+    arrived, not before it existed: its record stays as it was raised."""
+    open_ones = Escalation.objects.filter(session=session, acknowledged_at__isnull=True)
+    answered = open_ones.filter(escalated_at__lte=at).update(acknowledged_at=at, acknowledged_by=by)
+    return answered + open_ones.filter(escalated_at__gt=at).update(
+        acknowledged_at=max(at, timezone.now()), acknowledged_by=by
+    )
+
+
 def record_check(
     *,
     session: ConsumptionSession,
     by: User,
     outcome: str = "ok",
     at: datetime | None = None,
+    tapped_at: datetime | None = None,
     idempotency_key: Any = None,
 ) -> SessionCheck:
     """One check on someone in a space: who, when, what they saw. The next check falls due one
     interval later, and any escalation of this session is acknowledged by the check. The same
-    form sent twice records one check and returns it."""
-    at = at or timezone.now()
+    form sent twice records one check and returns it.
+
+    ``tapped_at`` is the time of the tap as a device says (saferoom.core.tap_time): a check
+    kept on a tablet without a network is recorded when it was done, and counts as on time if
+    it was. A check that arrives after a later one (or after the session ended, but done
+    before) is recorded without moving the schedule back."""
     key = _key(idempotency_key)
     details = {"session": session.pk, "outcome": outcome}
     with transaction.atomic():
@@ -727,7 +743,12 @@ def record_check(
         if existing is not None:
             return SessionCheck.objects.get(pk=existing)
         current = _fresh_session(session)
-        if current.ended_at is not None:
+        if tapped_at is not None:
+            at = tap_time.checked(
+                tapped_at, site=current.site, began=current.started_at, what=_("the session")
+            )
+        at = at or timezone.now()
+        if current.ended_at is not None and at > current.ended_at:
             raise _ended_refusal(current, code="session_ended")
         if outcome not in SessionCheck.Outcome.values:
             raise ActionRefused(
@@ -736,19 +757,31 @@ def record_check(
             )
         if at < current.started_at:
             raise ActionRefused(_("A check cannot come before the session."), code="bad_time")
-        was_overdue = check_status(current, site=current.site, now=at) == CHECK_OVERDUE
-        updated = ConsumptionSession.objects.filter(pk=current.pk, ended_at__isnull=True).update(
-            last_check_at=at,
-            next_check_due_at=at + timedelta(minutes=current.check_interval_minutes),
+        latest = current.ended_at is None and (
+            current.last_check_at is None or at >= current.last_check_at
         )
-        if not updated:
-            raise _ended_refusal(_fresh_session(current), code="session_ended")
+        if latest:
+            due = current.next_check_due_at
+        else:
+            # Late news: the check that was due at ``at`` counted from the one before it.
+            earlier = SessionCheck.objects.filter(session=current, at__lte=at)
+            before = earlier.aggregate(last=Max("at"))["last"] or current.started_at
+            due = before + timedelta(minutes=current.check_interval_minutes)
+        was_overdue = at >= due + timedelta(minutes=current.site.check_overdue_minutes)
+        acknowledged = 0
+        if latest:
+            updated = ConsumptionSession.objects.filter(
+                pk=current.pk, ended_at__isnull=True
+            ).update(
+                last_check_at=at,
+                next_check_due_at=at + timedelta(minutes=current.check_interval_minutes),
+            )
+            if not updated:
+                raise _ended_refusal(_fresh_session(current), code="session_ended")
+            acknowledged = _answer_escalations(current, by=by, at=at)
         check = SessionCheck.objects.create(
             session=current, at=at, by=by, outcome=outcome, was_overdue=was_overdue
         )
-        acknowledged = Escalation.objects.filter(
-            session=current, acknowledged_at__isnull=True
-        ).update(acknowledged_at=at, acknowledged_by=by)
         audit.record(
             action="session.checked",
             by=by,
@@ -759,6 +792,7 @@ def record_check(
                 "outcome": outcome,
                 "was_overdue": was_overdue,
                 "escalations_acknowledged": acknowledged,
+                **tap_time.received(tapped_at),
             },
         )
         _remember(key, by=by, action="session.check", details=details, obj=check)
@@ -781,13 +815,18 @@ def _finish(session: ConsumptionSession, *, by: User | None, at: datetime, end_r
     )
     if updated and by is not None:
         # Whoever ends the session has seen the person: a pending escalation is answered.
-        Escalation.objects.filter(session=session, acknowledged_at__isnull=True).update(
-            acknowledged_at=ended_at, acknowledged_by=by
-        )
+        _answer_escalations(session, by=by, at=ended_at)
     return bool(updated)
 
 
-def _audit_ended(session: ConsumptionSession, *, by: User | None, at: datetime, to: str) -> None:
+def _audit_ended(
+    session: ConsumptionSession,
+    *,
+    by: User | None,
+    at: datetime,
+    to: str,
+    tapped_at: datetime | None = None,
+) -> None:
     session.refresh_from_db(fields=["ended_at", "end_reason", "clear_down_until"])
     audit.record(
         action="session.ended",
@@ -801,6 +840,7 @@ def _audit_ended(session: ConsumptionSession, *, by: User | None, at: datetime, 
             "clear_down_until": session.clear_down_until.isoformat()
             if session.clear_down_until
             else None,
+            **tap_time.received(tapped_at),
         },
     )
 
@@ -810,13 +850,14 @@ def end_session(
     session: ConsumptionSession,
     by: User,
     at: datetime | None = None,
+    tapped_at: datetime | None = None,
     to_aftercare: bool = True,
     idempotency_key: Any = None,
 ) -> ConsumptionSession:
     """The person leaves the space: the seat goes into clear-down, and the visit moves to
     after-care (or, with ``to_aftercare=False``, the person has left the site). The same form
-    sent twice ends the session once and answers both with it."""
-    at = at or timezone.now()
+    sent twice ends the session once and answers both with it. ``tapped_at``: the time of the
+    tap as a device says (saferoom.core.tap_time)."""
     key = _key(idempotency_key)
     details = {"session": session.pk, "to_aftercare": to_aftercare}
     with transaction.atomic():
@@ -825,6 +866,11 @@ def end_session(
             return ConsumptionSession.objects.get(pk=existing)
         _locked_space(session.space_id)
         current = _fresh_session(session)
+        if tapped_at is not None:
+            at = tap_time.checked(
+                tapped_at, site=current.site, began=current.started_at, what=_("the session")
+            )
+        at = at or timezone.now()
         if current.ended_at is not None:
             raise _ended_refusal(current, code="already_ended")
         if at < current.started_at:
@@ -853,7 +899,13 @@ def end_session(
                 audit.record(
                     action="visit.checked_out", by=by, obj=current.visit, site=current.site, at=at
                 )
-        _audit_ended(current, by=by, at=at, to="aftercare" if to_aftercare else "left")
+        _audit_ended(
+            current,
+            by=by,
+            at=at,
+            to="aftercare" if to_aftercare else "left",
+            tapped_at=tapped_at,
+        )
         _remember(key, by=by, action="session.end", details=details, obj=current)
         bump_board(current.site)
     current.refresh_from_db()
@@ -884,11 +936,13 @@ def finish_clear_down(
     seat: int,
     by: User,
     at: datetime | None = None,
+    tapped_at: datetime | None = None,
     idempotency_key: Any = None,
 ) -> None:
     """Staff mark a seat cleaned (or aired) before its clear-down time is up: it is free now.
-    The same form sent twice frees it once, without a refusal the second time."""
-    at = at or timezone.now()
+    The same form sent twice frees it once, without a refusal the second time. ``tapped_at``:
+    the time of the tap as a device says (saferoom.core.tap_time); the seat was free from
+    then, even if someone has been put in it since."""
     key = _key(idempotency_key)
     details = {"space": space.pk, "seat": seat}
     with transaction.atomic():
@@ -896,7 +950,11 @@ def finish_clear_down(
             return
         place = _locked_space(space.pk)
         seat = _check_seat(place, seat)
-        if _occupant(place, seat) is not None:
+        if tapped_at is not None:
+            at = tap_time.checked(tapped_at, site=place.site)
+        at = at or timezone.now()
+        occupant = _occupant(place, seat)
+        if occupant is not None and occupant.started_at <= at:
             raise ActionRefused(
                 _("Someone is in %(seat)s: end their session first.")
                 % {"seat": seat_label(place, seat)},
@@ -912,7 +970,12 @@ def finish_clear_down(
                 code="not_clearing",
             )
         audit.record(
-            action="seat.cleaned", by=by, obj=place, site=place.site, at=at, detail={"seat": seat}
+            action="seat.cleaned",
+            by=by,
+            obj=place,
+            site=place.site,
+            at=at,
+            detail={"seat": seat, **tap_time.received(tapped_at)},
         )
         _remember(key, by=by, action="seat.cleaned", details=details, obj=place)
         bump_board(place.site)

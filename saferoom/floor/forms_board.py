@@ -11,6 +11,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from saferoom.core.tap_time import tap_time_field
 from saferoom.floor.forms import IdempotentForm
 from saferoom.floor.models import SessionCheck
 
@@ -137,13 +138,19 @@ class SessionForm(BoardForm):
     session = object_id()
 
 
-class EndForm(SessionForm):
+class TappedForm(forms.Form):
+    """A tap the offline outbox may send late: ``at`` is when it was made (empty: now)."""
+
+    at = tap_time_field()
+
+
+class EndForm(TappedForm, SessionForm):
     # Optional: the emergency page (another area's template) also ends sessions, and may not
     # send a key yet. The board's tiles always send one.
     idempotency_key = idempotency_key(required=False)
 
 
-class CheckForm(KeyedBoardForm, SessionForm):
+class CheckForm(TappedForm, KeyedBoardForm, SessionForm):
     outcome = forms.ChoiceField(
         choices=SessionCheck.Outcome.choices,
         required=False,
@@ -162,7 +169,7 @@ class EmergencyForm(SessionForm):
     idempotency_key = idempotency_key(required=False)
 
 
-class CleanedForm(SeatTargetMixin, KeyedBoardForm):
+class CleanedForm(TappedForm, SeatTargetMixin, KeyedBoardForm):
     choose_message = _("That space is no longer on the board. The board has been refreshed.")
 
 

@@ -286,9 +286,15 @@ def _act(
     try:
         flash, focus = perform()
     except ActionRefused as refusal:
+        # 422 with htmx, like bad input: a refusal must read as one, not as a success, for
+        # the offline outbox (outbox.js) that sends a tap again later.
         saw = form.saw_version()
         return _board_response(
-            request, site, error=refusal.message, stale=saw is not None and saw != before
+            request,
+            site,
+            error=refusal.message,
+            stale=saw is not None and saw != before,
+            status=422 if request.htmx else 200,  # type: ignore[attr-defined]
         )
     return _board_response(request, site, flash=flash, focus=focus)
 
@@ -402,6 +408,7 @@ def check(request: HttpRequest, site: Site) -> HttpResponse:
             session=session,
             outcome=outcome,
             by=_user(request),
+            tapped_at=form.cleaned_data["at"],
             idempotency_key=form.cleaned_data["idempotency_key"],
         )
         return (
@@ -427,7 +434,10 @@ def end(request: HttpRequest, site: Site) -> HttpResponse:
     def perform() -> tuple[str, str]:
         session = access_session(site, form.cleaned_data["session"])
         ended = board.end_session(
-            session=session, by=_user(request), idempotency_key=form.cleaned_data["idempotency_key"]
+            session=session,
+            by=_user(request),
+            tapped_at=form.cleaned_data["at"],
+            idempotency_key=form.cleaned_data["idempotency_key"],
         )
         where = board.seat_label(session.space, session.seat)
         message = _("%(who)s's session in %(seat)s has ended: they are in after-care.") % {
@@ -458,6 +468,7 @@ def cleaned(request: HttpRequest, site: Site) -> HttpResponse:
             space=space,
             seat=seat,
             by=_user(request),
+            tapped_at=form.cleaned_data["at"],
             idempotency_key=form.cleaned_data["idempotency_key"],
         )
         return (

@@ -4,7 +4,13 @@ manager's review and close, and corrections as amendments with a reason.
 
 Each runs in one transaction with its audit event; creates are idempotent; a refusal raises
 ActionRefused with what to do next and changes nothing. The incident row is locked while an
-intervention is checked against the timeline, so two people tapping at once take turns."""
+intervention is checked against the timeline, so two people tapping at once take turns.
+
+Corrections are version-checked (``saferoom.core.versioning``): each takes the incident's
+``expected_version`` its form was opened on, and one saved by a colleague since refuses it.
+Saying what happened and the first outcome move the version too (a correction form opened
+before either is stale); a tap, a note and the review do not: they add, and change nothing a
+correction form shows."""
 
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from saferoom.core import audit
+from saferoom.core import audit, versioning
 from saferoom.core.errors import ActionRefused
 from saferoom.core.idempotency import parse_key, remember, replayed
 from saferoom.core.models import User
@@ -242,6 +248,9 @@ def set_kind(*, incident: Incident, kind: str, by: User, at: datetime | None = N
             )
         before = current.kind
         Incident.objects.filter(pk=current.pk).update(kind=kind)
+        # Not checked: in an emergency the kind changes as it becomes clear, tap by tap, and
+        # each is on the screen at once. It moves the version so no correction undoes it.
+        versioning.bump_unchecked(current)
         current.staff_present.add(by)
         audit.record(
             action="incident.kind_set",
@@ -249,7 +258,7 @@ def set_kind(*, incident: Incident, kind: str, by: User, at: datetime | None = N
             obj=current,
             site=current.site,
             at=at,
-            detail={"from": before, "to": kind},
+            detail={"from": before, "to": kind, "version": current.version},
         )
     current.kind = kind
     return current
@@ -557,6 +566,7 @@ def record_outcome(
             hospital=hospital if outcome == Outcome.HOSPITAL else "",
             outcome_reason=reason,
         )
+        versioning.bump_unchecked(current)
         current.staff_present.add(by)
         audit.record(
             action="incident.outcome",
@@ -564,7 +574,7 @@ def record_outcome(
             obj=current,
             site=site,
             at=moment,
-            detail={"outcome": outcome, "with_reason": bool(reason)},
+            detail={"outcome": outcome, "with_reason": bool(reason), "version": current.version},
         )
     current.refresh_from_db()
     return current
@@ -655,6 +665,7 @@ def amend_incident_time(
     field: str,
     new_at: datetime,
     reason: str,
+    expected_version: int,
     by: User,
     idempotency_key: Any,
 ) -> IncidentAmendment:
@@ -667,6 +678,7 @@ def amend_incident_time(
             return IncidentAmendment.objects.get(pk=existing)
         text = _reason(reason, what=_("the time is corrected"))
         current = _fresh(incident)
+        versioning.expect(current, expected_version)
         site = current.site
         if field not in IncidentAmendment.Field.values:
             raise ActionRefused(_("Choose which time to correct."), code="bad_field")
@@ -715,6 +727,7 @@ def amend_incident_time(
                 _("That is already the recorded time (%(time)s).") % {"time": _clock(site, old)},
                 code="unchanged",
             )
+        versioning.bump(current, expected_version)
         amendment = IncidentAmendment.objects.create(
             incident=current,
             field=field,
@@ -730,7 +743,12 @@ def amend_incident_time(
             by=by,
             obj=current,
             site=site,
-            detail={"field": field, "old": old.isoformat(), "new": new_at.isoformat()},
+            detail={
+                "field": field,
+                "old": old.isoformat(),
+                "new": new_at.isoformat(),
+                "version": current.version,
+            },
         )
     return amendment
 
@@ -740,6 +758,7 @@ def amend_outcome(
     incident: Incident,
     outcome: str,
     reason: str,
+    expected_version: int,
     by: User,
     idempotency_key: Any,
     hospital: str = "",
@@ -756,6 +775,7 @@ def amend_outcome(
             return OutcomeAmendment.objects.get(pk=existing)
         text = _reason(reason, what=_("the outcome is corrected"))
         current = _fresh(incident)
+        versioning.expect(current, expected_version)
         site = current.site
         if not current.outcome:
             raise ActionRefused(
@@ -772,6 +792,7 @@ def amend_outcome(
                 % {"outcome": current.effective_outcome_label()},
                 code="unchanged",
             )
+        versioning.bump(current, expected_version)
         amendment = OutcomeAmendment.objects.create(
             incident=current,
             old_outcome=old_outcome,
@@ -792,6 +813,7 @@ def amend_outcome(
                 "old": old_outcome,
                 "new": outcome,
                 "hospital_changed": old_hospital != hospital,
+                "version": current.version,
             },
         )
     return amendment
@@ -802,12 +824,14 @@ def amend_intervention(
     intervention: Intervention,
     by: User,
     reason: str,
+    expected_version: int,
     idempotency_key: Any,
     new_at: datetime | None = None,
     in_error: bool = False,
 ) -> InterventionAmendment:
     """Correct an intervention's time, or strike it out as recorded in error. The intervention
-    keeps what was first recorded; the timeline shows both."""
+    keeps what was first recorded; the timeline shows both. ``expected_version`` is the
+    incident's: its timeline is one record, whose rules tie the interventions together."""
     now = timezone.now()
     details = {
         "intervention": intervention.pk,
@@ -823,6 +847,7 @@ def amend_intervention(
             reason, what=_("it was recorded in error") if in_error else _("the time is corrected")
         )
         current = _fresh(intervention.incident)
+        versioning.expect(current, expected_version)
         site = current.site
         step = next(i for i in current.interventions.all() if i.pk == intervention.pk)
         if step.struck is not None:
@@ -846,6 +871,7 @@ def amend_intervention(
                 )
             _check_order(site, [*others, Step(step.pk, step.kind, new_at)])
             field = InterventionAmendment.Field.TIME
+        versioning.bump(current, expected_version)
         amendment = InterventionAmendment.objects.create(
             intervention=step,
             field=field,
@@ -866,6 +892,7 @@ def amend_intervention(
                 "field": field,
                 "old": step.time.isoformat(),
                 "new": new_at.isoformat() if new_at else None,
+                "version": current.version,
             },
         )
     return amendment

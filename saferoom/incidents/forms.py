@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from saferoom.core.versioning import VersionInput
 from saferoom.floor.forms import IdempotentForm
 from saferoom.incidents.models import (
     IncidentAmendment,
@@ -159,6 +160,8 @@ class CloseForm(FirstError, forms.Form):
 
 
 class AmendIncidentForm(FirstError, IdempotentForm):
+    # The incident's version when the form was opened.
+    version = VersionInput()
     field = forms.ChoiceField(
         label=_("Which time"),
         choices=IncidentAmendment.Field.choices,
@@ -174,6 +177,8 @@ class AmendIncidentForm(FirstError, IdempotentForm):
 
 
 class AmendInterventionForm(FirstError, IdempotentForm):
+    # The incident's version when the form was opened.
+    version = VersionInput()
     CHANGE_TIME = "time"
     IN_ERROR = "error"
 
@@ -193,6 +198,8 @@ class AmendInterventionForm(FirstError, IdempotentForm):
 
 
 class AmendOutcomeForm(FirstError, IdempotentForm):
+    # The incident's version when the form was opened.
+    version = VersionInput()
     outcome = forms.ChoiceField(
         label=_("Corrected outcome"),
         choices=Outcome.choices,

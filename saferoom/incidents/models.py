@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from saferoom.clients.models import Client
 from saferoom.core.fields import SealedTextField
+from saferoom.core.versioning import version_field
 from saferoom.floor.models import ConsumptionSession, Visit
 from saferoom.sites.models import Site, Space
 
@@ -123,6 +124,9 @@ class Incident(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     review_note = SealedTextField(_("manager's review"), blank=True)
+    # Corrections are version-checked (saferoom.core.versioning). The kind and the outcome
+    # move it too; taps on the timeline, notes and the review do not.
+    version = version_field()
 
     class Meta:
         db_table = "incidents_incident"

@@ -18,6 +18,7 @@ screen) and with htmx (the live part of the screen comes back with the new timel
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -30,7 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from saferoom.core import audit
+from saferoom.core import audit, conflicts, versioning
 from saferoom.core.errors import ActionRefused
 from saferoom.core.models import User
 from saferoom.incidents import actions, forms
@@ -45,6 +46,7 @@ from saferoom.incidents.access import (
 from saferoom.incidents.models import (
     MEDICAL_KINDS,
     Incident,
+    IncidentAmendment,
     IncidentNote,
     Intervention,
     Kind,
@@ -462,7 +464,9 @@ def amend(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
     refusal = ""
     if request.method == "POST":
         form = forms.AmendIncidentForm(request.POST)
-        if form.is_valid():
+        if conflicts.reopening(request):
+            conflicts.reopened(request)
+        elif form.is_valid():
             data = form.cleaned_data
             try:
                 actions.amend_incident_time(
@@ -470,9 +474,12 @@ def amend(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
                     field=data["field"],
                     new_at=data["new_at"],
                     reason=data["reason"],
+                    expected_version=data["version"],
                     by=_user(request),
                     idempotency_key=data["idempotency_key"],
                 )
+            except versioning.StaleEdit as stale:
+                return _conflict(request, site, incident, stale, _time_rows(form))
             except ActionRefused as error:
                 refusal = error.message
             else:
@@ -480,10 +487,14 @@ def amend(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
                 return redirect("incidents:detail", site=site.slug, pk=incident.pk)
     else:
         form = forms.AmendIncidentForm(
-            initial={"field": "onset_at", "new_at": _local_input(site, incident.onset)}
+            initial={
+                "field": "onset_at",
+                "new_at": _local_input(site, incident.onset),
+                "version": incident.version,
+            }
         )
     context = {"site": site, "incident": incident, "form": form, "refusal": refusal}
-    status = 422 if request.method == "POST" else 200
+    status = 422 if request.method == "POST" and not conflicts.reopening(request) else 200
     return render(request, "incidents/amend.html", context, status=status)
 
 
@@ -495,7 +506,9 @@ def amend_outcome(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
     refusal = ""
     if request.method == "POST":
         form = forms.AmendOutcomeForm(request.POST)
-        if form.is_valid():
+        if conflicts.reopening(request):
+            conflicts.reopened(request)
+        elif form.is_valid():
             data = form.cleaned_data
             try:
                 actions.amend_outcome(
@@ -503,9 +516,12 @@ def amend_outcome(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
                     outcome=data["outcome"],
                     hospital=data["hospital"],
                     reason=data["reason"],
+                    expected_version=data["version"],
                     by=_user(request),
                     idempotency_key=data["idempotency_key"],
                 )
+            except versioning.StaleEdit as stale:
+                return _conflict(request, site, incident, stale, _outcome_rows(form))
             except ActionRefused as error:
                 refusal = error.message
             else:
@@ -516,10 +532,11 @@ def amend_outcome(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
             initial={
                 "outcome": incident.effective_outcome,
                 "hospital": incident.effective_hospital,
+                "version": incident.version,
             }
         )
     context = {"site": site, "incident": incident, "form": form, "refusal": refusal}
-    status = 422 if request.method == "POST" else 200
+    status = 422 if request.method == "POST" and not conflicts.reopening(request) else 200
     return render(request, "incidents/amend_outcome.html", context, status=status)
 
 
@@ -532,7 +549,9 @@ def amend_intervention(request: HttpRequest, site: Site, pk: int, step: int) -> 
     refusal = ""
     if request.method == "POST":
         form = forms.AmendInterventionForm(request.POST)
-        if form.is_valid():
+        if conflicts.reopening(request):
+            conflicts.reopened(request)
+        elif form.is_valid():
             data = form.cleaned_data
             in_error = data["change"] == forms.AmendInterventionForm.IN_ERROR
             try:
@@ -541,9 +560,13 @@ def amend_intervention(request: HttpRequest, site: Site, pk: int, step: int) -> 
                     new_at=None if in_error else data["new_at"],
                     in_error=in_error,
                     reason=data["reason"],
+                    expected_version=data["version"],
                     by=_user(request),
                     idempotency_key=data["idempotency_key"],
                 )
+            except versioning.StaleEdit as stale:
+                rows = _intervention_rows(form, intervention.pk)
+                return _conflict(request, site, incident, stale, rows)
             except ActionRefused as error:
                 refusal = error.message
             else:
@@ -551,7 +574,7 @@ def amend_intervention(request: HttpRequest, site: Site, pk: int, step: int) -> 
                 return redirect("incidents:detail", site=site.slug, pk=incident.pk)
     else:
         form = forms.AmendInterventionForm(
-            initial={"new_at": _local_input(site, intervention.time)}
+            initial={"new_at": _local_input(site, intervention.time), "version": incident.version}
         )
     context = {
         "site": site,
@@ -560,8 +583,95 @@ def amend_intervention(request: HttpRequest, site: Site, pk: int, step: int) -> 
         "form": form,
         "refusal": refusal,
     }
-    status = 422 if request.method == "POST" else 200
+    status = 422 if request.method == "POST" and not conflicts.reopening(request) else 200
     return render(request, "incidents/amend_intervention.html", context, status=status)
+
+
+# --- A correction a colleague overtook -------------------------------------------------------
+
+# The comparison rows of a correction, given the incident as saved now.
+_RowsFor = Callable[[Incident], list[conflicts.Row]]
+
+
+def _conflict(
+    request: HttpRequest,
+    site: Site,
+    incident: Incident,
+    stale: versioning.StaleEdit,
+    rows_for: _RowsFor,
+) -> HttpResponse:
+    """Another correction (or the kind, or the outcome) was saved while this person was
+    correcting: the record as saved now beside their correction (409); nothing written."""
+    saved = access_incident(site, incident.pk)
+    _viewed(request, saved, "incident_conflict")
+    return conflicts.conflict(
+        request,
+        stale=stale,
+        record=saved,
+        what=_("Incident %(pk)s") % {"pk": saved.pk},
+        rows=rows_for(saved),
+        back_url=reverse("incidents:detail", kwargs={"site": site.slug, "pk": saved.pk}),
+        site=site,
+    )
+
+
+def _why(form: Any) -> conflicts.Row:
+    return conflicts.Row(_("Why"), _("Not given"), form.cleaned_data["reason"])
+
+
+def _time_rows(form: forms.AmendIncidentForm) -> _RowsFor:
+    def rows(saved: Incident) -> list[conflicts.Row]:
+        field, new_at = form.cleaned_data["field"], form.cleaned_data["new_at"]
+        now = {"onset_at": saved.onset, "outcome_at": saved.outcome_time}
+        return [
+            conflicts.Row(
+                str(label),
+                conflicts.plain(now[value]),
+                conflicts.plain(new_at if value == field else now[value]),
+            )
+            for value, label in IncidentAmendment.Field.choices
+        ] + [_why(form)]
+
+    return rows
+
+
+def _outcome_rows(form: forms.AmendOutcomeForm) -> _RowsFor:
+    def rows(saved: Incident) -> list[conflicts.Row]:
+        outcome = form.fields["outcome"]
+        data = form.cleaned_data
+        hospital = data["hospital"] if data["outcome"] == Outcome.HOSPITAL else ""
+        return [
+            conflicts.Row(
+                str(outcome.label),
+                conflicts.shown(outcome, saved.effective_outcome),
+                conflicts.shown(outcome, form.cleaned_data["outcome"]),
+            ),
+            conflicts.Row(
+                str(form.fields["hospital"].label),
+                conflicts.plain(saved.effective_hospital),
+                conflicts.plain(hospital),
+            ),
+            _why(form),
+        ]
+
+    return rows
+
+
+def _intervention_rows(form: forms.AmendInterventionForm, step_pk: int) -> _RowsFor:
+    def rows(saved: Incident) -> list[conflicts.Row]:
+        step = next(s for s in saved.interventions.all() if s.pk == step_pk)
+        in_error = form.cleaned_data["change"] == forms.AmendInterventionForm.IN_ERROR
+        struck = _("Recorded in error")
+        return [
+            conflicts.Row(
+                step.summary(),
+                struck if step.struck is not None else conflicts.plain(step.time),
+                struck if in_error else conflicts.plain(form.cleaned_data["new_at"]),
+            ),
+            _why(form),
+        ]
+
+    return rows
 
 
 def screen_url(incident: Incident) -> str:

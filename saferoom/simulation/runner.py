@@ -43,6 +43,7 @@ from saferoom.clients.models import Client, enabled_intake_questions
 from saferoom.core.errors import ActionRefused
 from saferoom.core.models import User
 from saferoom.core.roles import Role
+from saferoom.core.versioning import NOT_YET_RECORDED
 from saferoom.floor import actions as floor_actions
 from saferoom.floor import board as floor_board
 from saferoom.floor import eligibility as rules
@@ -732,6 +733,7 @@ class SiteRun:
             client=client,
             site=self.site,
             answers={q: a for q, a in answers.items() if q in self.intake_questions},
+            expected_version=NOT_YET_RECORDED,  # registered a moment ago, without one
             by=self.desk,
             at=event.at,
         )

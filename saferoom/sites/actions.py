@@ -5,6 +5,10 @@ Each action takes keyword arguments only, ``by=`` the acting user (``None`` for 
 ``saferoom createuser``), runs in one transaction and writes its audit event inside it. A refusal
 raises :class:`ActionRefused` and changes nothing. Who may do what is checked here as well as in
 the views, so a forged form or another caller cannot do more than the page offers.
+
+Edits of what a page's form shows take the record's ``expected_version`` (the version the form
+was opened on) and are refused with ``versioning.StaleEdit`` when a colleague saved the record
+since: two managers editing at once never overwrite each other unseen.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from django.db.models import Q
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from saferoom.core import audit, idempotency, usernames
+from saferoom.core import audit, idempotency, usernames, versioning
 from saferoom.core.errors import ActionRefused
 from saferoom.core.models import User
 from saferoom.core.roles import STAFF_ROLES, Role
@@ -320,7 +324,12 @@ def create_site(
 
 
 def update_site_rules(
-    *, site: Site, changes: Mapping[str, Any], by: User | None, at: datetime | None = None
+    *,
+    site: Site,
+    changes: Mapping[str, Any],
+    expected_version: int,
+    by: User | None,
+    at: datetime | None = None,
 ) -> Site:
     """Change a site's details and rules (name, kind, time zone, what is allowed, eligibility
     checks). Only the fields in ``SITE_RULE_FIELDS`` can be changed."""
@@ -330,6 +339,7 @@ def update_site_rules(
         raise ActionRefused(_("Those settings cannot be changed here."), code="unknown_field")
     with transaction.atomic():
         locked = Site.objects.select_for_update().get(pk=site.pk)
+        versioning.expect(locked, expected_version)
         before = {f: getattr(locked, f) for f in changes}
         for field, value in changes.items():
             setattr(locked, field, value)
@@ -346,9 +356,17 @@ def update_site_rules(
         }
         if not changed:
             return locked
+        versioning.bump(locked, expected_version)
         locked.save(update_fields=list(changed))
-        audit.record(action="site.updated", by=by, obj=locked, site=locked, detail=changed, at=at)
-    for field in changed:
+        audit.record(
+            action="site.updated",
+            by=by,
+            obj=locked,
+            site=locked,
+            detail={**changed, "version": locked.version},
+            at=at,
+        )
+    for field in [*changed, "version"]:
         setattr(site, field, getattr(locked, field))
     return locked
 
@@ -420,21 +438,29 @@ def check_periods(periods: Sequence[Period]) -> None:
 
 
 def set_opening_hours(
-    *, site: Site, periods: Sequence[Period], by: User | None, at: datetime | None = None
+    *,
+    site: Site,
+    periods: Sequence[Period],
+    expected_version: int,
+    by: User | None,
+    at: datetime | None = None,
 ) -> list[OpeningHours]:
-    """Replace the site's weekly opening hours with ``periods``."""
+    """Replace the site's weekly opening hours with ``periods``. ``expected_version`` is the
+    site's: its hours are part of the record its manager edits."""
     _require(
         may_manage_site(by, site), _("Only a manager of this site can change its opening hours.")
     )
     ordered = sorted(set(periods), key=lambda p: (p.weekday, p.opens))
     check_periods(ordered)
     with transaction.atomic():
-        Site.objects.select_for_update().only("pk").get(pk=site.pk)
+        locked = Site.objects.select_for_update().only("pk", "version").get(pk=site.pk)
+        versioning.expect(locked, expected_version)
         current = list(site.opening_hours.order_by("weekday", "opens"))
         before = [Period(h.weekday, h.opens, h.closes).describe() for h in current]
         after = [p.describe() for p in ordered]
         if before == after:
             return current
+        site.version = versioning.bump(locked, expected_version)
         site.opening_hours.all().delete()
         rows = OpeningHours.objects.bulk_create(
             OpeningHours(site=site, weekday=p.weekday, opens=p.opens, closes=p.closes)
@@ -445,7 +471,7 @@ def set_opening_hours(
             by=by,
             obj=site,
             site=site,
-            detail={"from": before, "to": after},
+            detail={"from": before, "to": after, "version": site.version},
             at=at,
         )
     # Forget any prefetched hours so that opening_on reads the new ones.
@@ -562,7 +588,12 @@ def create_space(
 
 
 def update_space(
-    *, space: Space, changes: Mapping[str, Any], by: User | None, at: datetime | None = None
+    *,
+    space: Space,
+    changes: Mapping[str, Any],
+    expected_version: int,
+    by: User | None,
+    at: datetime | None = None,
 ) -> Space:
     """Change a space's name, kind, seats, clear-down, accessibility or order on the board."""
     _require(
@@ -572,6 +603,7 @@ def update_space(
         raise ActionRefused(_("Those settings cannot be changed here."), code="unknown_field")
     with transaction.atomic():
         locked = Space.objects.select_for_update().get(pk=space.pk)
+        versioning.expect(locked, expected_version)
         before = {f: getattr(locked, f) for f in changes}
         for field, value in changes.items():
             setattr(locked, field, value)
@@ -583,9 +615,15 @@ def update_space(
         }
         if not changed:
             return locked
+        versioning.bump(locked, expected_version)
         _save_space(locked, update_fields=list(changed))
         audit.record(
-            action="space.updated", by=by, obj=locked, site=space.site, detail=changed, at=at
+            action="space.updated",
+            by=by,
+            obj=locked,
+            site=space.site,
+            detail={**changed, "version": locked.version},
+            at=at,
         )
     return locked
 
@@ -784,6 +822,7 @@ def update_catalogue_item(
     label: str,
     category: str,
     sort_order: int,
+    expected_version: int,
     by: User | None,
     at: datetime | None = None,
 ) -> CatalogueItem:
@@ -794,6 +833,7 @@ def update_catalogue_item(
     )
     with transaction.atomic():
         locked = CatalogueItem.objects.select_for_update().get(pk=item.pk)
+        versioning.expect(locked, expected_version)
         before = {
             "label": locked.label,
             "category": locked.category,
@@ -808,9 +848,15 @@ def update_catalogue_item(
         }
         if not changed:
             return locked
+        versioning.bump(locked, expected_version)
         locked.save(update_fields=list(changed))
         audit.record(
-            action="catalogue.updated", by=by, obj=locked, site=item.site, detail=changed, at=at
+            action="catalogue.updated",
+            by=by,
+            obj=locked,
+            site=item.site,
+            detail={**changed, "version": locked.version},
+            at=at,
         )
     return locked
 
@@ -860,6 +906,7 @@ def update_network_settings(
     network: Network,
     client_code_scheme: str,
     intake_questions: Iterable[str],
+    expected_version: int,
     by: User | None,
     at: datetime | None = None,
 ) -> Network:
@@ -878,6 +925,7 @@ def update_network_settings(
     ordered = [q for q in IntakeQuestion.values if q in questions]
     with transaction.atomic():
         locked = Network.objects.select_for_update().get(pk=network.pk)
+        versioning.expect(locked, expected_version)
         changed: dict[str, Any] = {}
         if locked.client_code_scheme != client_code_scheme:
             changed["client_code_scheme"] = {
@@ -890,9 +938,17 @@ def update_network_settings(
             locked.intake_questions = ordered
         if not changed:
             return locked
+        versioning.bump(locked, expected_version)
         locked.save(update_fields=list(changed))
-        audit.record(action="network.updated", by=by, obj=locked, detail=changed, at=at)
+        audit.record(
+            action="network.updated",
+            by=by,
+            obj=locked,
+            detail={**changed, "version": locked.version},
+            at=at,
+        )
     network.client_code_scheme, network.intake_questions = client_code_scheme, ordered
+    network.version = locked.version
     return locked
 
 
@@ -1025,30 +1081,59 @@ def _grant(
     site: Site | None,
     by: User | None,
     at: datetime | None,
+    version: int | None = None,
 ) -> Membership:
     membership = Membership.objects.create(user=user, network=network, site=site, role=role)
-    audit.record(
-        action="staff.role_granted",
-        by=by,
-        obj=user,
-        site=site,
-        detail={"role": role.value, "where": site.name if site else network.name},
-        at=at,
-    )
+    detail: dict[str, Any] = {"role": role.value, "where": site.name if site else network.name}
+    if version is not None:
+        detail["version"] = version
+    audit.record(action="staff.role_granted", by=by, obj=user, site=site, detail=detail, at=at)
     return membership
 
 
-def _revoke(membership: Membership, *, by: User | None, at: datetime | None) -> None:
+def _revoke(
+    membership: Membership, *, by: User | None, at: datetime | None, version: int | None = None
+) -> None:
     where = membership.site.name if membership.site else membership.network.name
+    detail: dict[str, Any] = {"role": membership.role, "where": where}
+    if version is not None:
+        detail["version"] = version
     audit.record(
         action="staff.role_removed",
         by=by,
         obj=membership.user,
         site=membership.site,
-        detail={"role": membership.role, "where": where},
+        detail=detail,
         at=at,
     )
     membership.delete()
+
+
+@dataclass(frozen=True)
+class _RolePlan:
+    """The memberships a change of roles removes and the roles it gives, at one place."""
+
+    network: Network
+    site: Site | None
+    remove: list[Membership]
+    add: list[Role]
+
+    def __bool__(self) -> bool:
+        return bool(self.remove or self.add)
+
+    def apply(self, user: User, *, by: User | None, at: datetime | None, version: int) -> None:
+        for m in self.remove:
+            _revoke(m, by=by, at=at, version=version)
+        for role in self.add:
+            _grant(
+                user=user,
+                role=role,
+                network=self.network,
+                site=self.site,
+                by=by,
+                at=at,
+                version=version,
+            )
 
 
 def set_site_roles(
@@ -1061,47 +1146,15 @@ def set_site_roles(
 ) -> list[Role]:
     """Give ``user`` exactly ``roles`` at ``site`` among the roles ``by`` may manage there;
     roles ``by`` may not manage (an administrator's, say) are left as they are. A manager cannot
-    take away their own manager role, so a site is never left locked out by accident."""
-    chosen = _check_roles(roles)
-    grantable = grantable_site_roles(by, site)
-    _require(bool(grantable), _("Only a manager of this site can change its staff's roles."))
+    take away their own manager role, so a site is never left locked out by accident.
+
+    Not version-checked (adding someone who already has an account to this site's staff): it
+    moves the person's version, so a staff page opened before cannot undo it unseen."""
     with transaction.atomic():
-        User.objects.select_for_update().only("pk").get(pk=user.pk)
-        current = {m.role: m for m in Membership.objects.filter(user=user, site=site)}
-        for role in chosen:
-            if role not in grantable and role.value not in current:
-                raise _role_refusal(role, _("at %(site)s") % {"site": site.name})
-        to_add = [r for r in chosen if r.value not in current]
-        to_remove = [
-            m for role, m in current.items() if role in grantable and Role(role) not in chosen
-        ]
-        if (
-            by is not None
-            and by.pk == user.pk
-            and any(m.role == Role.MANAGER for m in to_remove)
-            and not _manages_site_otherwise(by, site)
-        ):
-            raise ActionRefused(
-                _(
-                    "You cannot remove your own manager role here: ask another manager or an "
-                    "administrator to do it."
-                ),
-                code="own_manager_role",
-            )
-        if (
-            by is not None
-            and by.pk == user.pk
-            and any(m.role == Role.ADMIN for m in to_remove)
-            and not is_network_admin(by, site.network)
-        ):
-            raise ActionRefused(
-                _("You cannot remove your own administrator role: ask another administrator."),
-                code="own_admin_role",
-            )
-        for m in to_remove:
-            _revoke(m, by=by, at=at)
-        for role in to_add:
-            _grant(user=user, role=role, network=site.network, site=site, by=by, at=at)
+        locked = User.objects.select_for_update().only("pk", "version").get(pk=user.pk)
+        plan = _plan_site_roles(user=user, site=site, roles=roles, by=by)
+        if plan:
+            plan.apply(user, by=by, at=at, version=versioning.bump_unchecked(locked))
     return sorted(
         {
             Role(r)
@@ -1109,6 +1162,44 @@ def set_site_roles(
         },
         key=list(Role).index,
     )
+
+
+def _plan_site_roles(*, user: User, site: Site, roles: Iterable[str], by: User | None) -> _RolePlan:
+    """What giving ``user`` exactly ``roles`` at ``site`` changes, or the refusal. Call it with
+    the person's row locked."""
+    chosen = _check_roles(roles)
+    grantable = grantable_site_roles(by, site)
+    _require(bool(grantable), _("Only a manager of this site can change its staff's roles."))
+    current = {m.role: m for m in Membership.objects.filter(user=user, site=site)}
+    for role in chosen:
+        if role not in grantable and role.value not in current:
+            raise _role_refusal(role, _("at %(site)s") % {"site": site.name})
+    to_add = [r for r in chosen if r.value not in current]
+    to_remove = [m for role, m in current.items() if role in grantable and Role(role) not in chosen]
+    if (
+        by is not None
+        and by.pk == user.pk
+        and any(m.role == Role.MANAGER for m in to_remove)
+        and not _manages_site_otherwise(by, site)
+    ):
+        raise ActionRefused(
+            _(
+                "You cannot remove your own manager role here: ask another manager or an "
+                "administrator to do it."
+            ),
+            code="own_manager_role",
+        )
+    if (
+        by is not None
+        and by.pk == user.pk
+        and any(m.role == Role.ADMIN for m in to_remove)
+        and not is_network_admin(by, site.network)
+    ):
+        raise ActionRefused(
+            _("You cannot remove your own administrator role: ask another administrator."),
+            code="own_admin_role",
+        )
+    return _RolePlan(network=site.network, site=site, remove=to_remove, add=to_add)
 
 
 def _manages_site_otherwise(by: User, site: Site) -> bool:
@@ -1128,36 +1219,37 @@ def set_network_roles(
     by: User | None,
     at: datetime | None = None,
 ) -> list[Role]:
-    """Give ``user`` exactly ``roles`` at every site of ``network`` (administrators only)."""
+    """Give ``user`` exactly ``roles`` at every site of ``network`` (administrators only). Not
+    version-checked (the demo and the command line); it moves the person's version."""
+    roles = list(roles)
+    with transaction.atomic():
+        locked = User.objects.select_for_update().only("pk", "version").get(pk=user.pk)
+        plan = _plan_network_roles(user=user, network=network, roles=roles, by=by)
+        if plan:
+            plan.apply(user, by=by, at=at, version=versioning.bump_unchecked(locked))
+    return _check_roles(roles)
+
+
+def _plan_network_roles(
+    *, user: User, network: Network, roles: Iterable[str], by: User | None
+) -> _RolePlan:
     chosen = _check_roles(roles)
     _require(
         is_network_admin(by, network),
         _("Only an administrator can give roles across the whole network."),
     )
-    with transaction.atomic():
-        User.objects.select_for_update().only("pk").get(pk=user.pk)
-        current = {
-            m.role: m for m in Membership.objects.filter(user=user, network=network, site=None)
-        }
-        to_add = [r for r in chosen if r.value not in current]
-        to_remove = [m for role, m in current.items() if Role(role) not in chosen]
-        if by is not None and by.pk == user.pk and any(m.role == Role.ADMIN for m in to_remove):
-            raise ActionRefused(
-                _("You cannot remove your own administrator role: ask another administrator."),
-                code="own_admin_role",
-            )
-        for m in to_remove:
-            _revoke(m, by=by, at=at)
-        for role in to_add:
-            _grant(user=user, role=role, network=network, site=None, by=by, at=at)
-    return chosen
+    current = {m.role: m for m in Membership.objects.filter(user=user, network=network, site=None)}
+    to_add = [r for r in chosen if r.value not in current]
+    to_remove = [m for role, m in current.items() if Role(role) not in chosen]
+    if by is not None and by.pk == user.pk and any(m.role == Role.ADMIN for m in to_remove):
+        raise ActionRefused(
+            _("You cannot remove your own administrator role: ask another administrator."),
+            code="own_admin_role",
+        )
+    return _RolePlan(network=network, site=None, remove=to_remove, add=to_add)
 
 
-def update_staff_user(
-    *, user: User, display_name: str, by: User | None, at: datetime | None = None
-) -> User:
-    """Change the name colleagues see. Any manager of a site where the person works may."""
-    display_name = _text(display_name, label=_("name"), max_length=80)
+def _check_may_rename(by: User | None, user: User) -> None:
     works_where_by_manages = by is None or any(
         may_manage_site(by, m.site)
         for m in Membership.objects.filter(user=user, site__isnull=False).select_related("site")
@@ -1167,21 +1259,77 @@ def update_staff_user(
         works_where_by_manages or may_manage_account(by, user),
         _("Only a manager of a site where this person works can change their name."),
     )
+
+
+def _rename(locked: User, display_name: str, *, by: User | None, at: datetime | None) -> None:
+    before = locked.display_name
+    locked.display_name = display_name
+    locked.save(update_fields=["display_name"])
+    audit.record(
+        action="staff.updated",
+        by=by,
+        obj=locked,
+        detail={"display_name": {"from": before, "to": display_name}, "version": locked.version},
+        at=at,
+    )
+
+
+def update_staff_user(
+    *,
+    user: User,
+    display_name: str,
+    expected_version: int,
+    by: User | None,
+    at: datetime | None = None,
+) -> User:
+    """Change the name colleagues see. Any manager of a site where the person works may."""
+    display_name = _text(display_name, label=_("name"), max_length=80)
+    _check_may_rename(by, user)
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
+        versioning.expect(locked, expected_version)
         if locked.display_name == display_name:
             return locked
-        before = locked.display_name
-        locked.display_name = display_name
-        locked.save(update_fields=["display_name"])
-        audit.record(
-            action="staff.updated",
-            by=by,
-            obj=locked,
-            detail={"display_name": {"from": before, "to": display_name}},
-            at=at,
-        )
-    user.display_name = display_name
+        versioning.bump(locked, expected_version)
+        _rename(locked, display_name, by=by, at=at)
+    user.display_name, user.version = display_name, locked.version
+    return locked
+
+
+def edit_staff_member(
+    *,
+    user: User,
+    site: Site,
+    display_name: str,
+    site_roles: Iterable[str],
+    network_roles: Iterable[str] | None,
+    expected_version: int,
+    by: User | None,
+    at: datetime | None = None,
+) -> User:
+    """The staff page's one save: the name colleagues see, the roles at ``site`` among those
+    ``by`` may manage there, and (``network_roles`` not None: administrators) the roles across
+    the network; all or nothing, as one edit of the person's version."""
+    display_name = _text(display_name, label=_("name"), max_length=80)
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        versioning.expect(locked, expected_version)
+        renamed = locked.display_name != display_name
+        if renamed:
+            _check_may_rename(by, user)
+        plans = [_plan_site_roles(user=user, site=site, roles=site_roles, by=by)]
+        if network_roles is not None:
+            plans.append(
+                _plan_network_roles(user=user, network=site.network, roles=network_roles, by=by)
+            )
+        if not renamed and not any(plans):
+            return locked
+        version = versioning.bump(locked, expected_version)
+        if renamed:
+            _rename(locked, display_name, by=by, at=at)
+        for plan in plans:
+            plan.apply(user, by=by, at=at, version=version)
+    user.display_name, user.version = display_name, version
     return locked
 
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from saferoom.core.errors import ActionRefused
 from saferoom.core.models import User
 from saferoom.core.roles import Role
+from saferoom.core.versioning import VersionInput
 from saferoom.sites import actions
 from saferoom.sites.models import (
     CatalogueItem,
@@ -54,6 +55,11 @@ def whole_number(label: Any, low: int, high: int, **kwargs: Any) -> forms.Intege
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
         **kwargs,
     )
+
+
+def versioned(form: forms.Form, record: Any) -> None:
+    """Give an edit form the hidden version of the record it opens on (``core.versioning``)."""
+    form.fields["version"] = VersionInput(initial=record.version)
 
 
 def apply_refusal(form: forms.Form, error: ActionRefused) -> None:
@@ -158,6 +164,7 @@ class SiteRulesForm(forms.Form):
         self.site = site
         kwargs.setdefault("initial", {f: getattr(site, f) for f in actions.SITE_RULE_FIELDS})
         super().__init__(*args, **kwargs)
+        versioned(self, site)
 
     def clean_time_zone(self) -> str:
         value: str = self.cleaned_data["time_zone"].strip()
@@ -232,6 +239,7 @@ class OpeningHoursForm(forms.Form):
                 initial[f"d{weekday}_{i}_closes"] = h.closes
         kwargs.setdefault("initial", initial)
         super().__init__(*args, **kwargs)
+        versioned(self, site)
         for weekday, day_label in OpeningHours.Weekday.choices:
             for i in range(self.rows_per_day):
                 for edge, edge_label in (("opens", _("opens")), ("closes", _("closes"))):
@@ -362,6 +370,7 @@ class SpaceForm(forms.Form):
             kwargs.setdefault("initial", {f: getattr(space, f) for f in actions.SPACE_FIELDS})
         super().__init__(*args, **kwargs)
         if space is not None:
+            versioned(self, space)
             keep = _("Leave empty to keep it as it is.")
             self.fields["clear_down_minutes"].help_text = _(
                 "Cleaning or ventilation time before the next person."
@@ -371,6 +380,7 @@ class SpaceForm(forms.Form):
     def changes(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
         data.pop("idempotency_key", None)
+        data.pop("version", None)
         assert self.space is not None
         if data["clear_down_minutes"] is None:
             data["clear_down_minutes"] = self.space.clear_down_minutes
@@ -449,6 +459,8 @@ class CatalogueItemForm(forms.Form):
                 {"label": item.label, "category": item.category, "sort_order": item.sort_order},
             )
         super().__init__(*args, **kwargs)
+        if item is not None:
+            versioned(self, item)
         category = self.fields["category"]
         assert isinstance(category, forms.ChoiceField)
         category.choices = CatalogueItem.CATEGORIES.get(kind, [])
@@ -504,6 +516,7 @@ class NetworkSettingsForm(forms.Form):
             },
         )
         super().__init__(*args, **kwargs)
+        versioned(self, network)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -649,6 +662,7 @@ class StaffEditForm(StaffRolesMixin):
         )
         super().__init__(*args, **kwargs)
         self.add_role_fields(site_roles=site_roles, network_roles=network_roles, site=site)
+        versioned(self, member)
 
 
 class SetPasswordForm(forms.Form):

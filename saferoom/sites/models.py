@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from saferoom.core.roles import Role
+from saferoom.core.versioning import version_field
 
 
 class ClientCodeScheme(models.TextChoices):
@@ -81,6 +82,8 @@ class Network(models.Model):
     intake_questions = models.JSONField(
         _("first-visit intake questions"), default=all_intake_questions, blank=True
     )
+    # Edits are version-checked (saferoom.core.versioning).
+    version = version_field()
 
     class Meta:
         db_table = "sites_network"
@@ -148,6 +151,9 @@ class Site(models.Model):
     check_escalate_minutes = models.PositiveSmallIntegerField(
         _("a missed check goes to the shift lead after (minutes)"), default=4
     )
+    # Edits of the details and rules and of the opening hours are version-checked
+    # (saferoom.core.versioning).
+    version = version_field()
 
     class Meta:
         db_table = "sites_site"
@@ -270,6 +276,9 @@ class Space(models.Model):
     out_of_service = models.BooleanField(_("out of service"), default=False)
     out_of_service_reason = models.CharField(_("why out of service"), max_length=200, blank=True)
     sort_order = models.PositiveSmallIntegerField(_("order on the board"), default=0)
+    # Edits are version-checked (saferoom.core.versioning); out of service and back is not an
+    # edit of the form's values, and does not move it.
+    version = version_field()
 
     class Meta:
         db_table = "sites_space"
@@ -383,6 +392,9 @@ class CatalogueItem(models.Model):
     category = models.CharField(_("reporting group"), max_length=30, default="other")
     active = models.BooleanField(_("in use"), default=True)
     sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
+    # Edits are version-checked (saferoom.core.versioning); retiring and restoring do not move
+    # it.
+    version = version_field()
 
     class Meta:
         db_table = "sites_catalogueitem"

@@ -12,13 +12,14 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from saferoom.core import conflicts, versioning
 from saferoom.core.errors import ActionRefused
 from saferoom.core.models import User
 from saferoom.core.roles import Role
@@ -34,6 +35,8 @@ from saferoom.sites.models import (
     ClientCodeScheme,
     IntakeQuestion,
     Membership,
+    Network,
+    OpeningHours,
     Route,
     Site,
     time_zone_names,
@@ -81,6 +84,47 @@ def settings_home(request: HttpRequest, site: Site) -> HttpResponse:
     return render(request, "sites/settings.html", context)
 
 
+# --- A colleague saved first -----------------------------------------------------------------
+
+
+def _conflict(
+    request: HttpRequest,
+    site: Site,
+    stale: versioning.StaleEdit,
+    saved: Any,
+    what: str,
+    rows: list[conflicts.Row],
+    *,
+    back_url: str,
+) -> HttpResponse:
+    """Someone else saved this while the form was open: both versions side by side (409),
+    nothing written."""
+    return conflicts.conflict(
+        request, stale=stale, record=saved, what=what, rows=rows, back_url=back_url, site=site
+    )
+
+
+def _hours_rows(saved: Site, yours: list[actions.Period]) -> list[conflicts.Row]:
+    """One row per day: the periods saved now and the ones this person typed."""
+    now = [
+        actions.Period(h.weekday, h.opens, h.closes)
+        for h in saved.opening_hours.order_by("weekday", "opens")
+    ]
+
+    def day(periods: list[actions.Period], weekday: int) -> str:
+        times = [f"{p.opens:%H:%M}–{p.closes:%H:%M}" for p in periods if p.weekday == weekday]
+        return ", ".join(times) or _("Closed")
+
+    return [
+        conflicts.Row(str(label), day(now, weekday), day(sorted(yours, key=_by_start), weekday))
+        for weekday, label in OpeningHours.Weekday.choices
+    ]
+
+
+def _by_start(period: actions.Period) -> tuple[int, Any]:
+    return (period.weekday, period.opens)
+
+
 # --- Site details and rules -------------------------------------------------------------------
 
 
@@ -89,9 +133,27 @@ def settings_home(request: HttpRequest, site: Site) -> HttpResponse:
 def rules(request: HttpRequest, site: Site) -> HttpResponse:
     if request.method == "POST":
         form = forms.SiteRulesForm(request.POST, site=site)
-        if form.is_valid():
+        if conflicts.reopening(request):
+            conflicts.reopened(request)
+        elif form.is_valid():
             try:
-                actions.update_site_rules(site=site, changes=form.changes(), by=_by(request))
+                actions.update_site_rules(
+                    site=site,
+                    changes=form.changes(),
+                    expected_version=form.cleaned_data["version"],
+                    by=_by(request),
+                )
+            except versioning.StaleEdit as stale:
+                saved = Site.objects.get(pk=site.pk)
+                return _conflict(
+                    request,
+                    site,
+                    stale,
+                    saved,
+                    _("The details and rules of %(site)s") % {"site": saved.name},
+                    conflicts.compare(forms.SiteRulesForm(site=saved), form),
+                    back_url=reverse("sites:settings", kwargs={"site": site.slug}),
+                )
             except ActionRefused as error:
                 forms.apply_refusal(form, error)
             else:
@@ -114,9 +176,27 @@ def rules(request: HttpRequest, site: Site) -> HttpResponse:
 def hours(request: HttpRequest, site: Site) -> HttpResponse:
     if request.method == "POST":
         form = forms.OpeningHoursForm(request.POST, site=site)
-        if form.is_valid():
+        if conflicts.reopening(request):
+            conflicts.reopened(request)
+        elif form.is_valid():
             try:
-                actions.set_opening_hours(site=site, periods=form.periods, by=_by(request))
+                actions.set_opening_hours(
+                    site=site,
+                    periods=form.periods,
+                    expected_version=form.cleaned_data["version"],
+                    by=_by(request),
+                )
+            except versioning.StaleEdit as stale:
+                saved = Site.objects.get(pk=site.pk)
+                return _conflict(
+                    request,
+                    site,
+                    stale,
+                    saved,
+                    _("The opening hours of %(site)s") % {"site": saved.name},
+                    _hours_rows(saved, form.periods),
+                    back_url=reverse("sites:settings", kwargs={"site": site.slug}),
+                )
             except ActionRefused as error:
                 forms.apply_refusal(form, error)
             else:
@@ -179,9 +259,29 @@ def space_edit(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
     space = access_space(site, pk)
     if request.method == "POST":
         form = forms.SpaceForm(request.POST, site=site, space=space)
-        if form.is_valid():
+        if conflicts.reopening(request):
+            conflicts.reopened(request)
+        elif form.is_valid():
             try:
-                actions.update_space(space=space, changes=form.changes(), by=_by(request))
+                actions.update_space(
+                    space=space,
+                    changes=form.changes(),
+                    expected_version=form.cleaned_data["version"],
+                    by=_by(request),
+                )
+            except versioning.StaleEdit as stale:
+                saved = access_space(site, pk)
+                return _conflict(
+                    request,
+                    site,
+                    stale,
+                    saved,
+                    _("The space %(name)s") % {"name": saved.name},
+                    conflicts.compare(
+                        forms.SpaceForm(site=site, space=saved), form, values=form.changes()
+                    ),
+                    back_url=reverse("sites:spaces", kwargs={"site": site.slug}),
+                )
             except ActionRefused as error:
                 forms.apply_refusal(form, error)
             else:
@@ -314,17 +414,34 @@ def catalogue_edit(request: HttpRequest, site: Site, kind: str, pk: int) -> Http
         raise PermissionDenied
     if request.method == "POST":
         form = forms.CatalogueItemForm(request.POST, kind=kind_value, item=item)
-        if form.is_valid():
+        if conflicts.reopening(request):
+            conflicts.reopened(request)
+        elif form.is_valid():
             data = form.cleaned_data
+            sort_order = item.sort_order if data["sort_order"] is None else data["sort_order"]
             try:
                 actions.update_catalogue_item(
                     item=item,
                     label=data["label"],
                     category=data["category"],
-                    sort_order=item.sort_order
-                    if data["sort_order"] is None
-                    else data["sort_order"],
+                    sort_order=sort_order,
+                    expected_version=data["version"],
                     by=by,
+                )
+            except versioning.StaleEdit as stale:
+                saved = access_catalogue_item(site, kind_value, pk)
+                return _conflict(
+                    request,
+                    site,
+                    stale,
+                    saved,
+                    _("The entry %(label)s") % {"label": saved.label},
+                    conflicts.compare(
+                        forms.CatalogueItemForm(kind=kind_value, item=saved),
+                        form,
+                        values={**data, "sort_order": sort_order},
+                    ),
+                    back_url=reverse("sites:catalogue", kwargs={"site": site.slug, "kind": kind}),
                 )
             except ActionRefused as error:
                 forms.apply_refusal(form, error)
@@ -386,13 +503,31 @@ def network(request: HttpRequest, site: Site) -> HttpResponse:
         raise PermissionDenied
     if request.method == "POST":
         form = forms.NetworkSettingsForm(request.POST, network=site.network)
-        if form.is_valid():
+        if conflicts.reopening(request):
+            conflicts.reopened(request)
+        elif form.is_valid():
             try:
                 actions.update_network_settings(
                     network=site.network,
                     client_code_scheme=form.cleaned_data["client_code_scheme"],
                     intake_questions=form.cleaned_data["intake_questions"],
+                    expected_version=form.cleaned_data["version"],
                     by=by,
+                )
+            except versioning.StaleEdit as stale:
+                saved = Network.objects.get(pk=site.network_id)
+                return _conflict(
+                    request,
+                    site,
+                    stale,
+                    saved,
+                    _("The settings of %(network)s") % {"network": saved.name},
+                    conflicts.compare(
+                        forms.NetworkSettingsForm(network=saved),
+                        form,
+                        names=("client_code_scheme", "intake_questions"),
+                    ),
+                    back_url=reverse("sites:settings", kwargs={"site": site.slug}),
                 )
             except ActionRefused as error:
                 forms.apply_refusal(form, error)
@@ -610,21 +745,40 @@ def staff_edit(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
         site_roles=actions.grantable_site_roles(by, site),
         network_roles=network_roles,
     )
-    if form.is_valid():
+    if conflicts.reopening(request):
+        conflicts.reopened(request)
+    elif form.is_valid():
         data = form.cleaned_data
         try:
-            # One transaction for the whole page: a refusal of the roles undoes the name too.
-            with transaction.atomic():
-                if data["display_name"] != member.display_name:
-                    actions.update_staff_user(user=member, display_name=data["display_name"], by=by)
-                actions.set_site_roles(user=member, site=site, roles=data["site_roles"], by=by)
-                if network_roles:
-                    actions.set_network_roles(
-                        user=member,
-                        network=site.network,
-                        roles=data.get("network_roles", []),
-                        by=by,
-                    )
+            # One action for the whole page: a refusal of the roles undoes the name too.
+            actions.edit_staff_member(
+                user=member,
+                site=site,
+                display_name=data["display_name"],
+                site_roles=data["site_roles"],
+                network_roles=data.get("network_roles", []) if network_roles else None,
+                expected_version=data["version"],
+                by=by,
+            )
+        except versioning.StaleEdit as stale:
+            saved = access_staff_member(by, site, pk)
+            return _conflict(
+                request,
+                site,
+                stale,
+                saved,
+                _("The name and roles of %(name)s") % {"name": saved},
+                conflicts.compare(
+                    forms.StaffEditForm(
+                        site=site,
+                        member=saved,
+                        site_roles=actions.grantable_site_roles(by, site),
+                        network_roles=network_roles,
+                    ),
+                    form,
+                ),
+                back_url=reverse("sites:staff", kwargs={"site": site.slug}),
+            )
         except ActionRefused as error:
             member.refresh_from_db()
             forms.apply_refusal(form, error)

@@ -15,6 +15,7 @@ from saferoom.care.supplies import actions
 from saferoom.sites.models import CatalogueItem
 from tests.browser.accessibility import assert_accessible
 from tests.care.supplies.conftest import make_client, make_visit
+from tests.versions import threshold_version
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -84,7 +85,13 @@ def test_the_stock_and_walk_in_pages_are_accessible(
     actions.receive_stock(
         site=site_a, item=filters, quantity=3, by=manager, idempotency_key=uuid.uuid4()
     )
-    actions.set_low_threshold(site=site_a, item=filters, threshold=5, by=manager)
+    actions.set_low_threshold(
+        site=site_a,
+        item=filters,
+        threshold=5,
+        by=manager,
+        expected_version=threshold_version(site_a, filters),
+    )
     log_in(manager)
     page.goto(live_server.url + reverse("supplies:stock", kwargs={"site": site_a.slug}))
     expect(page.get_by_role("heading", name="Running low")).to_be_visible()

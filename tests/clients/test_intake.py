@@ -12,6 +12,7 @@ from saferoom.core.errors import ActionRefused
 from saferoom.core.models import AuditEvent
 from saferoom.sites.models import IntakeQuestion, Network, Site
 from tests.clients.conftest import detail_url, register_via_http
+from tests.versions import intake_version
 
 
 def intake_url(site: Site, client: Client) -> str:
@@ -39,6 +40,7 @@ def answers(**overrides: str) -> dict[str, str]:
         "housing_status": "temporary",
         "residence_area": "ec1a",
         "otherwise_location": "stairwell",
+        "version": "0",  # the form as opened before any intake was recorded
         **overrides,
     }
 
@@ -70,7 +72,11 @@ def test_only_the_networks_questions_are_shown_and_the_others_are_left_alone(
     as_desk, desk, site_a, client_a
 ):
     actions.record_intake(
-        client=client_a, site=site_a, answers={"housing_status": "rough_sleeping"}, by=desk
+        client=client_a,
+        site=site_a,
+        answers={"housing_status": "rough_sleeping"},
+        by=desk,
+        expected_version=intake_version(client_a),
     )
     ask_only(site_a.network, IntakeQuestion.YEARS_OF_USE, IntakeQuestion.RESIDENCE_AREA)
     html = as_desk.get(intake_url(site_a, client_a)).content.decode()
@@ -80,7 +86,12 @@ def test_only_the_networks_questions_are_shown_and_the_others_are_left_alone(
     assert 'name="past_overdoses"' not in html
     response = as_desk.post(
         intake_url(site_a, client_a),
-        {"years_of_use": "3", "residence_area": "G1", "housing_status": "other"},
+        {
+            "years_of_use": "3",
+            "residence_area": "G1",
+            "housing_status": "other",
+            "version": intake_version(client_a),
+        },
     )
     assert response.status_code == 302
     intake = Intake.objects.get(client=client_a)
@@ -91,7 +102,11 @@ def test_only_the_networks_questions_are_shown_and_the_others_are_left_alone(
 
 def test_the_intake_form_shows_the_answers_already_given(as_desk, desk, site_a, client_a):
     actions.record_intake(
-        client=client_a, site=site_a, answers={"residence_area": "NR2", "years_of_use": 4}, by=desk
+        client=client_a,
+        site=site_a,
+        answers={"residence_area": "NR2", "years_of_use": 4},
+        by=desk,
+        expected_version=intake_version(client_a),
     )
     html = as_desk.get(intake_url(site_a, client_a)).content.decode()
     assert 'name="residence_area" value="NR2"' in html
@@ -99,7 +114,7 @@ def test_the_intake_form_shows_the_answers_already_given(as_desk, desk, site_a, 
 
 
 def test_every_answer_may_be_left_as_did_not_say(as_desk, site_a, client_a):
-    response = as_desk.post(intake_url(site_a, client_a), {})
+    response = as_desk.post(intake_url(site_a, client_a), {"version": "0"})
     assert response.status_code == 302
     intake = Intake.objects.get(client=client_a)
     assert intake.years_of_use is None
@@ -146,12 +161,28 @@ def test_the_intake_action_refuses_questions_the_network_does_not_ask(desk, site
     ask_only(site_a.network, IntakeQuestion.YEARS_OF_USE)
     with pytest.raises(ActionRefused, match="does not ask"):
         actions.record_intake(
-            client=client_a, site=site_a, answers={"housing_status": "other"}, by=desk
+            client=client_a,
+            site=site_a,
+            answers={"housing_status": "other"},
+            by=desk,
+            expected_version=intake_version(client_a),
         )
     with pytest.raises(ActionRefused, match="whole number"):
-        actions.record_intake(client=client_a, site=site_a, answers={"years_of_use": True}, by=desk)
+        actions.record_intake(
+            client=client_a,
+            site=site_a,
+            answers={"years_of_use": True},
+            by=desk,
+            expected_version=intake_version(client_a),
+        )
     with pytest.raises(ActionRefused, match="between 0 and 80"):
-        actions.record_intake(client=client_a, site=site_a, answers={"years_of_use": 99}, by=desk)
+        actions.record_intake(
+            client=client_a,
+            site=site_a,
+            answers={"years_of_use": 99},
+            by=desk,
+            expected_version=intake_version(client_a),
+        )
     assert not Intake.objects.exists()
 
 
@@ -159,4 +190,10 @@ def test_the_intake_cannot_be_recorded_for_another_networks_site(
     desk, client_a, other_network_site
 ):
     with pytest.raises(ActionRefused, match="another network"):
-        actions.record_intake(client=client_a, site=other_network_site, answers={}, by=desk)
+        actions.record_intake(
+            client=client_a,
+            site=other_network_site,
+            answers={},
+            by=desk,
+            expected_version=intake_version(client_a),
+        )

@@ -42,6 +42,7 @@ from saferoom.incidents import actions as incident_actions
 from saferoom.incidents.models import Incident, IncidentNote, Intervention
 from saferoom.sites.models import CatalogueItem, Site
 from tests.conftest import login, make_site, make_user
+from tests.versions import version_of
 
 MARK = "Quokkaroo"  # in every note written here; never anywhere else
 
@@ -142,6 +143,7 @@ def free_text(site_a: Site, network: Any, desk: User, nurse: User, manager: User
         reason=text("the clock on the wall was slow"),
         by=nurse,
         idempotency_key=key(),
+        expected_version=version_of(incident),
     )
     incident_actions.amend_outcome(
         incident=incident,
@@ -150,6 +152,7 @@ def free_text(site_a: Site, network: Any, desk: User, nurse: User, manager: User
         reason=text("the crew took them in after all"),
         by=manager,
         idempotency_key=key(),
+        expected_version=version_of(incident),
     )
     incident_actions.amend_intervention(
         intervention=step,
@@ -157,6 +160,7 @@ def free_text(site_a: Site, network: Any, desk: User, nurse: User, manager: User
         reason=text("tapped the wrong booth"),
         idempotency_key=key(),
         in_error=True,
+        expected_version=version_of(step.incident),
     )
     incident_actions.review_and_close(
         incident=incident, by=manager, note=text("good response, restock naloxone")
@@ -238,6 +242,7 @@ def free_text(site_a: Site, network: Any, desk: User, nurse: User, manager: User
         note=text("went on Thursday with their partner"),
         by=desk,
         idempotency_key=key(),
+        expected_version=version_of(referral),
     )
     return {"incident": incident, "client": client, "van": van, "disclosure": disclosure}
 

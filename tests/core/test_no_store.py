@@ -1,7 +1,9 @@
 """Nothing sensitive is kept by the browser (checklist item 19; ASVS 8.2): every page a logged-in
 person opens, and every live partial, is sent ``Cache-Control: no-store``; our scripts keep
-nothing in browser storage but the board's sound preference. What is left in a real browser
-after logging out is checked in tests/accounts/test_storage_after_logout.py."""
+nothing in browser storage but the board's sound preference and the offline outbox, whose
+entries are sealed (AES-GCM) before they are written. What is left in a real browser after
+logging out is checked in tests/accounts/test_storage_after_logout.py, and what the outbox
+holds in tests/browser/test_offline.py."""
 
 from __future__ import annotations
 
@@ -20,6 +22,9 @@ pytestmark = pytest.mark.django_db
 STATIC = Path(saferoom.__file__).parent / "static"
 # What our scripts may keep in the browser, and why it is not personal.
 ALLOWED_STORAGE_KEYS = {"saferoom.board.sound": "the board's sound on or off, per tablet"}
+ALLOWED_DATABASES = {
+    "saferoom-outbox": "taps kept while offline, sealed with the person's key (outbox.js)"
+}
 STORAGE = re.compile(r"\b(localStorage|sessionStorage|indexedDB|caches|cookie)\b")
 
 
@@ -57,17 +62,17 @@ def test_live_partials_and_refusals_are_not_stored_either(as_nurse, as_other_sit
     assert "no-store" in refused["Cache-Control"]
 
 
-def test_our_scripts_keep_nothing_in_browser_storage_but_the_sound_preference():
+def test_our_scripts_keep_nothing_in_browser_storage_but_the_sound_preference_and_the_outbox():
     uses = []
     for script in sorted(STATIC.rglob("*.js")):
         text = script.read_text(encoding="utf-8")
-        for match in re.finditer(
-            r"\b(localStorage|sessionStorage|indexedDB|caches|cookie)\b", text
-        ):
+        for match in STORAGE.finditer(text):
             line = text[: match.start()].count("\n") + 1
             uses.append((script.name, line, match.group(1)))
     kinds = {kind for _name, _line, kind in uses}
-    assert kinds <= {"localStorage"}, uses
+    assert kinds <= {"localStorage", "indexedDB"}, uses
+    assert {name for name, _line, kind in uses if kind == "localStorage"} == {"board.js"}
+    assert {name for name, _line, kind in uses if kind == "indexedDB"} == {"outbox.js"}
     board = (STATIC / "saferoom" / "board.js").read_text(encoding="utf-8")
     keys = set(re.findall(r"var SOUND_KEY = \"([^\"]+)\"", board))
     assert keys == set(ALLOWED_STORAGE_KEYS)
@@ -75,3 +80,26 @@ def test_our_scripts_keep_nothing_in_browser_storage_but_the_sound_preference():
     calls = re.findall(r"localStorage\.(?:getItem|setItem)\((\w+)", board)
     assert calls
     assert set(calls) == {"SOUND_KEY"}
+
+    # The outbox: one database, written in one place, with sealed parts and an opaque tag only;
+    # its key is imported as non-extractable and never written anywhere or exported.
+    outbox = (STATIC / "saferoom" / "outbox.js").read_text(encoding="utf-8")
+    assert set(re.findall(r"var DB_NAME = \"([^\"]+)\"", outbox)) == set(ALLOWED_DATABASES)
+    assert re.findall(r"\.(put|add)\(", outbox) == ["put"]
+    writer = outbox[outbox.index("function writeSealed(") :]
+    writer = writer[: writer.index("\n  }\n")]
+    assert "store.put(record)" in writer
+    assert re.search(
+        r"var record = \{ owner: entry\.owner, state: entry\.state, body: entry\.body, "
+        r"who: entry\.who \};",
+        writer,
+    )
+    writes = re.findall(r"writeSealed\(\{([^}]*)\}\)", outbox)
+    assert writes
+    for call in writes:
+        body = re.search(r"body: (\w+(?:\[0\])?)", call)
+        assert body is not None, call
+        assert body.group(1) in {"sealed[0]", "body"}, call
+    assert 'false, ["encrypt", "decrypt"]' in outbox
+    assert "exportKey" not in outbox
+    assert "wrapKey" not in outbox

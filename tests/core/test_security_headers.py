@@ -110,6 +110,20 @@ def test_htmx_is_told_not_to_inject_its_indicator_styles_or_evaluate_code(as_des
     assert html.index('name="htmx-config"') < html.index("htmx-2")
 
 
+def test_no_template_comment_spans_lines_and_so_prints_on_the_page(as_desk, site_a):
+    # Django's {# #} comment is one line only: a longer one is printed as text.
+    found = [
+        f"{path.relative_to(TEMPLATES)}:{text.count(chr(10), 0, match.start()) + 1}"
+        for path in sorted(TEMPLATES.rglob("*.html"))
+        for text in [path.read_text(encoding="utf-8")]
+        for match in re.finditer(r"\{#(?:(?!#\}).)*\n", text)
+    ]
+    assert found == []
+    html = as_desk.get(reverse("floor:queue", kwargs={"site": site_a.slug})).content.decode()
+    assert "{#" not in html
+    assert "#}" not in html
+
+
 def test_every_template_leaves_htmx_configuration_to_the_base_page():
     # htmx reads only the first htmx-config meta: a second one in a page's head is ignored,
     # and with it that page's wish to swap 422 refusals (the refusal would show as a failure).
@@ -121,16 +135,19 @@ def test_every_template_leaves_htmx_configuration_to_the_base_page():
     assert others == ["base.html"]
 
 
-def test_htmx_swaps_a_422_refusal_and_treats_other_failures_as_errors(as_desk, site_a):
+def test_htmx_swaps_a_422_refusal_and_a_409_conflict_and_treats_other_failures_as_errors(
+    as_desk, site_a
+):
     html = as_desk.get(reverse("board:board", kwargs={"site": site_a.slug})).content.decode()
     assert html.count('name="htmx-config"') == 1
     config = re.search(r'<meta name="htmx-config" content=\'([^\']*)\'', html)
     assert config is not None
     handling = json.loads(config.group(1))["responseHandling"]
-    assert {"code": "422", "swap": True} in handling
-    assert handling.index({"code": "422", "swap": True}) < handling.index(
-        {"code": "[45]..", "swap": False, "error": True}
-    )
+    errors = handling.index({"code": "[45]..", "swap": False, "error": True})
+    # A refusal of bad input, and a stale edit's conflict screen (both versions, to merge).
+    for swapped in ({"code": "422", "swap": True}, {"code": "409", "swap": True}):
+        assert swapped in handling
+        assert handling.index(swapped) < errors
 
 
 def _production_env(tmp_path: Path) -> dict[str, str]:

@@ -12,6 +12,7 @@ from saferoom.core.errors import ActionRefused
 from saferoom.incidents import actions
 from saferoom.incidents.models import Incident, IncidentAmendment, Intervention
 from tests.incidents.conftest import audits, key
+from tests.versions import version_of
 
 
 def _fresh(incident: Incident) -> Incident:
@@ -30,6 +31,7 @@ def test_a_corrected_onset_keeps_the_original_in_the_database(at_the_door, nurse
         reason="The door camera shows the collapse four minutes earlier.",
         by=nurse,
         idempotency_key=key(),
+        expected_version=version_of(at_the_door),
     )
     # The row itself still holds what was first recorded ...
     assert Incident.objects.filter(pk=at_the_door.pk).values_list("onset_at", flat=True).get() == (
@@ -54,6 +56,7 @@ def test_a_second_correction_wins_and_both_stay(at_the_door, nurse, manager):
             reason="Checked against the log.",
             by=who,
             idempotency_key=key(),
+            expected_version=version_of(at_the_door),
         )
     assert _fresh(at_the_door).onset == second
     assert IncidentAmendment.objects.count() == 2
@@ -71,6 +74,7 @@ def test_a_corrected_intervention_time_keeps_the_original(overdose, tap, nurse, 
         reason="Tapped after the fact: the dose went in at the first check.",
         by=nurse,
         idempotency_key=key(),
+        expected_version=version_of(dose.incident),
     )
     assert Intervention.objects.filter(pk=dose.pk).values_list("at", flat=True).get() == original
     shown = _fresh(overdose).interventions.get(pk=dose.pk)
@@ -86,13 +90,19 @@ def test_a_mistap_is_struck_out_and_no_longer_counts(overdose, tap, nurse):
         reason="Wrong button: the spray was not given.",
         by=nurse,
         idempotency_key=key(),
+        expected_version=version_of(dose.incident),
     )
     step = _fresh(overdose).interventions.get()
     assert step.struck is not None
     assert Intervention.objects.filter(pk=dose.pk).exists()  # still there, struck out
     with pytest.raises(ActionRefused) as refused:
         actions.amend_intervention(
-            intervention=dose, in_error=True, reason="again", by=nurse, idempotency_key=key()
+            intervention=dose,
+            in_error=True,
+            reason="again",
+            by=nurse,
+            idempotency_key=key(),
+            expected_version=version_of(dose.incident),
         )
     assert refused.value.code == "struck"
 
@@ -107,6 +117,7 @@ def test_a_correction_without_a_reason_is_refused(at_the_door, nurse, reason):
             reason=reason,
             by=nurse,
             idempotency_key=key(),
+            expected_version=version_of(at_the_door),
         )
     assert refused.value.code == "no_reason"
     assert not IncidentAmendment.objects.exists()
@@ -123,6 +134,7 @@ def test_the_onset_cannot_move_after_the_first_intervention(at_the_door, tap, nu
             reason="Later than we thought.",
             by=nurse,
             idempotency_key=key(),
+            expected_version=version_of(at_the_door),
         )
     assert refused.value.code == "onset_after_intervention"
 
@@ -136,6 +148,7 @@ def test_an_intervention_cannot_be_moved_before_the_onset(overdose, tap, nurse):
             reason="Typo.",
             by=nurse,
             idempotency_key=key(),
+            expected_version=version_of(dose.incident),
         )
     assert refused.value.code == "before_onset"
 
@@ -151,11 +164,17 @@ def test_the_call_cannot_be_moved_after_the_ambulance_arrived(overdose, tap, nur
             reason="Wrong clock.",
             by=nurse,
             idempotency_key=key(),
+            expected_version=version_of(called.incident),
         )
     assert refused.value.code == "arrived_before_called"
     with pytest.raises(ActionRefused) as refused:
         actions.amend_intervention(
-            intervention=called, in_error=True, reason="?", by=nurse, idempotency_key=key()
+            intervention=called,
+            in_error=True,
+            reason="?",
+            by=nurse,
+            idempotency_key=key(),
+            expected_version=version_of(called.incident),
         )
     assert refused.value.code == "arrived_before_called"
 
@@ -169,6 +188,7 @@ def test_the_outcome_time_is_corrected_like_the_onset(overdose, nurse, afternoon
             reason="x",
             by=nurse,
             idempotency_key=key(),
+            expected_version=version_of(overdose),
         )
     assert refused.value.code == "no_outcome"
     afternoon.shift(dt.timedelta(minutes=10))
@@ -181,6 +201,7 @@ def test_the_outcome_time_is_corrected_like_the_onset(overdose, nurse, afternoon
         reason="Recovered earlier; recorded when the paperwork was done.",
         by=nurse,
         idempotency_key=key(),
+        expected_version=version_of(overdose),
     )
     assert Incident.objects.values_list("outcome_at", flat=True).get() == done.outcome_at
     assert _fresh(overdose).outcome_time == done.outcome_at - dt.timedelta(minutes=3)
@@ -195,6 +216,7 @@ def test_an_unchanged_time_is_not_a_correction(at_the_door, nurse):
             reason="Nothing.",
             by=nurse,
             idempotency_key=key(),
+            expected_version=version_of(at_the_door),
         )
     assert refused.value.code == "unchanged"
 
@@ -219,6 +241,7 @@ def test_after_an_earlier_onset_the_outcome_may_come_before_the_first_recorded_o
         reason="Started the record after the person had recovered.",
         by=nurse,
         idempotency_key=key(),
+        expected_version=version_of(late),
     )
     done = actions.record_outcome(
         incident=late, outcome="recovered", by=desk, at=true_onset + dt.timedelta(minutes=5)

@@ -14,6 +14,7 @@ from saferoom.core.models import User
 from saferoom.incidents import actions
 from saferoom.incidents.models import Incident, OutcomeAmendment
 from tests.incidents.conftest import audits, key, url
+from tests.versions import version_of
 
 REASON = "Wrong button pressed with gloves on: they walked out recovered."
 
@@ -48,7 +49,12 @@ def transferred(at_the_door: Incident, nurse: User) -> Incident:
 
 def test_a_corrected_outcome_keeps_the_original_in_the_database(died, nurse):
     amendment = actions.amend_outcome(
-        incident=died, outcome="recovered", reason=REASON, by=nurse, idempotency_key=key()
+        incident=died,
+        outcome="recovered",
+        reason=REASON,
+        by=nurse,
+        idempotency_key=key(),
+        expected_version=version_of(died),
     )
     # The row still holds what was first recorded ...
     assert _stored(died) == ("died", "")
@@ -75,6 +81,7 @@ def test_the_wrong_hospital_is_corrected(transferred, manager):
         reason="The crew went to the Royal, not St Mary's.",
         by=manager,
         idempotency_key=key(),
+        expected_version=version_of(transferred),
     )
     shown = _fresh(transferred)
     assert (shown.effective_outcome, shown.effective_hospital) == ("hospital", "Royal Infirmary")
@@ -85,7 +92,12 @@ def test_the_wrong_hospital_is_corrected(transferred, manager):
 
 def test_a_second_correction_wins_and_both_stay(died, nurse, manager):
     actions.amend_outcome(
-        incident=died, outcome="recovered", reason=REASON, by=nurse, idempotency_key=key()
+        incident=died,
+        outcome="recovered",
+        reason=REASON,
+        by=nurse,
+        idempotency_key=key(),
+        expected_version=version_of(died),
     )
     actions.amend_outcome(
         incident=died,
@@ -94,6 +106,7 @@ def test_a_second_correction_wins_and_both_stay(died, nurse, manager):
         reason="Recovered, then taken in after all.",
         by=manager,
         idempotency_key=key(),
+        expected_version=version_of(died),
     )
     shown = _fresh(died)
     assert (shown.effective_outcome, shown.effective_hospital) == ("hospital", "Royal Infirmary")
@@ -110,6 +123,7 @@ def test_leaving_hospital_drops_the_hospital_name(transferred, nurse):
         reason="They refused at the ambulance door.",
         by=nurse,
         idempotency_key=key(),
+        expected_version=version_of(transferred),
     )
     shown = _fresh(transferred)
     assert (shown.effective_outcome, shown.effective_hospital) == ("refused_transfer", "")
@@ -141,6 +155,7 @@ def test_refused_corrections_change_nothing(request, nurse, which, outcome, hosp
             reason=reason,
             by=nurse,
             idempotency_key=key(),
+            expected_version=version_of(incident),
         )
     assert refused.value.code == code
     assert not OutcomeAmendment.objects.exists()
@@ -150,16 +165,31 @@ def test_refused_corrections_change_nothing(request, nurse, which, outcome, hosp
 
 def test_unchanged_is_judged_against_the_latest_correction(died, nurse):
     actions.amend_outcome(
-        incident=died, outcome="recovered", reason=REASON, by=nurse, idempotency_key=key()
+        incident=died,
+        outcome="recovered",
+        reason=REASON,
+        by=nurse,
+        idempotency_key=key(),
+        expected_version=version_of(died),
     )
     with pytest.raises(ActionRefused) as refused:
         actions.amend_outcome(
-            incident=died, outcome="recovered", reason=REASON, by=nurse, idempotency_key=key()
+            incident=died,
+            outcome="recovered",
+            reason=REASON,
+            by=nurse,
+            idempotency_key=key(),
+            expected_version=version_of(died),
         )
     assert refused.value.code == "unchanged"
     # Back to the original is a correction like any other.
     actions.amend_outcome(
-        incident=died, outcome="died", reason="It was right.", by=nurse, idempotency_key=key()
+        incident=died,
+        outcome="died",
+        reason="It was right.",
+        by=nurse,
+        idempotency_key=key(),
+        expected_version=version_of(died),
     )
     assert _fresh(died).effective_outcome == "died"
 
@@ -167,10 +197,20 @@ def test_unchanged_is_judged_against_the_latest_correction(died, nurse):
 def test_a_replayed_correction_is_recorded_once(died, nurse):
     same = key()
     first = actions.amend_outcome(
-        incident=died, outcome="recovered", reason=REASON, by=nurse, idempotency_key=same
+        incident=died,
+        outcome="recovered",
+        reason=REASON,
+        by=nurse,
+        idempotency_key=same,
+        expected_version=version_of(died),
     )
     again = actions.amend_outcome(
-        incident=died, outcome="recovered", reason=REASON, by=nurse, idempotency_key=same
+        incident=died,
+        outcome="recovered",
+        reason=REASON,
+        by=nurse,
+        idempotency_key=same,
+        expected_version=version_of(died),
     )
     assert again.pk == first.pk
     assert OutcomeAmendment.objects.count() == 1
@@ -182,6 +222,7 @@ def test_a_replayed_correction_is_recorded_once(died, nurse):
             reason=REASON,
             by=nurse,
             idempotency_key=same,
+            expected_version=version_of(died),
         )
     assert OutcomeAmendment.objects.count() == 1
 
@@ -190,7 +231,12 @@ def test_a_closed_incident_is_corrected_like_its_times(died, nurse, manager):
     """Time corrections are allowed after the review (the record must be right): so is this."""
     actions.review_and_close(incident=died, by=manager)
     actions.amend_outcome(
-        incident=died, outcome="recovered", reason=REASON, by=manager, idempotency_key=key()
+        incident=died,
+        outcome="recovered",
+        reason=REASON,
+        by=manager,
+        idempotency_key=key(),
+        expected_version=version_of(died),
     )
     assert _fresh(died).effective_outcome == "recovered"
 
@@ -206,7 +252,14 @@ def test_the_outcome_is_corrected_through_its_form(as_nurse, died, site_a):
     assert page.status_code == 200
     assert 'name="idempotency_key"' in text(page)
     done = as_nurse.post(
-        link, {"idempotency_key": key(), "outcome": "recovered", "hospital": "", "reason": REASON}
+        link,
+        {
+            "idempotency_key": key(),
+            "outcome": "recovered",
+            "hospital": "",
+            "reason": REASON,
+            "version": version_of(died),
+        },
     )
     assert done.status_code == 302
     assert _stored(died) == ("died", "")
@@ -230,6 +283,7 @@ def test_the_hospital_correction_shows_on_the_printable_timeline(as_manager, tra
         "outcome": "hospital",
         "hospital": "Royal Infirmary",
         "reason": "The crew went to the Royal.",
+        "version": version_of(transferred),
     }
     assert as_manager.post(link, form).status_code == 302
     timeline = text(as_manager.get(url(site_a, "timeline", pk=transferred.pk)))
@@ -255,7 +309,13 @@ def test_refused_corrections_through_the_form(
     before = _stored(incident)
     response = as_nurse.post(
         url(site_a, "amend_outcome", pk=incident.pk),
-        {"idempotency_key": key(), "outcome": outcome, "hospital": hospital, "reason": reason},
+        {
+            "idempotency_key": key(),
+            "outcome": outcome,
+            "hospital": hospital,
+            "reason": reason,
+            "version": version_of(incident),
+        },
     )
     assert response.status_code == 422
     assert message in text(response)
@@ -265,7 +325,13 @@ def test_refused_corrections_through_the_form(
 
 
 def test_a_double_submit_records_one_correction(as_nurse, died, site_a):
-    form = {"idempotency_key": key(), "outcome": "recovered", "hospital": "", "reason": REASON}
+    form = {
+        "idempotency_key": key(),
+        "outcome": "recovered",
+        "hospital": "",
+        "reason": REASON,
+        "version": version_of(died),
+    }
     link = url(site_a, "amend_outcome", pk=died.pk)
     assert as_nurse.post(link, form).status_code == 302
     assert as_nurse.post(link, form).status_code == 302

@@ -20,6 +20,7 @@ from saferoom.incidents import actions
 from saferoom.incidents.models import Incident, IncidentAmendment, IncidentNote, Intervention
 from tests.conftest import login, make_user
 from tests.incidents.conftest import HTMX, key, url
+from tests.versions import version_of
 
 
 def tap_form(kind: str, **values: str) -> dict[str, str]:
@@ -247,6 +248,7 @@ def test_a_correction_needs_a_reason_and_keeps_the_original(as_nurse, at_the_doo
         "field": "onset_at",
         "new_at": new_time.strftime("%Y-%m-%dT%H:%M:%S"),
         "reason": "",
+        "version": version_of(at_the_door),
     }
     refused = as_nurse.post(url(site_a, "amend", pk=at_the_door.pk), form)
     assert refused.status_code == 422
@@ -270,7 +272,13 @@ def test_an_intervention_is_struck_out_through_its_form(as_nurse, overdose, site
     link = url(site_a, "amend_intervention", pk=overdose.pk, step=step.pk)
     assert link in text(as_nurse.get(url(site_a, "detail", pk=overdose.pk)))
     response = as_nurse.post(
-        link, {"idempotency_key": key(), "change": "error", "reason": "Wrong button."}
+        link,
+        {
+            "idempotency_key": key(),
+            "change": "error",
+            "reason": "Wrong button.",
+            "version": version_of(overdose),
+        },
     )
     assert response.status_code == 302
     record = text(as_nurse.get(url(site_a, "detail", pk=overdose.pk)))
@@ -415,6 +423,7 @@ def test_an_intervention_moved_before_the_onset_is_refused_through_its_form(
             "change": "time",
             "new_at": local_input(site_a, overdose.onset_at - dt.timedelta(minutes=5)),
             "reason": "Clock was wrong.",
+            "version": version_of(overdose),
         },
     )
     assert response.status_code == 422

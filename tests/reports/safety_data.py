@@ -14,6 +14,7 @@ from saferoom.floor.models import ConsumptionSession, Visit
 from saferoom.incidents import actions
 from saferoom.incidents.models import Incident, Intervention
 from saferoom.sites.models import Site, Space
+from tests.versions import version_of
 
 UTC = dt.UTC
 
@@ -84,6 +85,7 @@ def strike(made: Incident, kind: str, by: User, nth: int = 0) -> None:
         reason="tapped the wrong button",
         idempotency_key=uuid.uuid4(),
         in_error=True,
+        expected_version=version_of((intervention(made, kind, nth)).incident),
     )
 
 
@@ -94,6 +96,7 @@ def retime(made: Incident, kind: str, by: User, new_at: dt.datetime, nth: int = 
         reason="read from the defibrillator log",
         idempotency_key=uuid.uuid4(),
         new_at=new_at,
+        expected_version=version_of((intervention(made, kind, nth)).incident),
     )
 
 
@@ -105,6 +108,7 @@ def move_onset(made: Incident, by: User, new_at: dt.datetime) -> None:
         reason="CCTV shows the collapse earlier",
         by=by,
         idempotency_key=uuid.uuid4(),
+        expected_version=version_of(made),
     )
 
 
@@ -116,6 +120,7 @@ def correct_outcome(made: Incident, by: User, outcome: str, hospital: str = "") 
         reason="mis-tapped",
         by=by,
         idempotency_key=uuid.uuid4(),
+        expected_version=version_of(made),
     )
 
 

@@ -27,6 +27,7 @@ from saferoom.reports.publish import publish
 from saferoom.reports.registry import Figure, Result, compute_report
 from saferoom.reports.scopes import network_scope, site_scope
 from saferoom.sites.models import CatalogueItem, Site
+from tests.versions import version_of
 
 UTC = dt.UTC
 MARCH = parse_period("2026-03")
@@ -104,6 +105,7 @@ def follow_up(referral: Referral, outcome: str, by: User, at: dt.datetime) -> No
         idempotency_key=uuid.uuid4(),
         next_due=(at + dt.timedelta(days=7)).date() if outcome == "not_yet" else None,
         at=at,
+        expected_version=version_of(referral),
     )
 
 
@@ -115,6 +117,7 @@ def amend_status(referral: Referral, status: str, by: User, at: dt.datetime) -> 
         by=by,
         idempotency_key=uuid.uuid4(),
         at=at,
+        expected_version=version_of(referral),
     )
 
 
@@ -145,6 +148,7 @@ def test_referrals_are_counted_by_kind_with_all_nine_kinds_listed(site_a, desk, 
         by=manager,
         idempotency_key=uuid.uuid4(),
         at=march(6),
+        expected_version=version_of(moved),
     )
     refer(site_a, desk, dt.datetime(2026, 2, 28, 23, 30, tzinfo=UTC), "legal_advice")  # Feb
     refer(site_a, desk, dt.datetime(2026, 3, 31, 23, 30, tzinfo=UTC), "legal_advice")  # April

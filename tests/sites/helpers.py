@@ -8,6 +8,7 @@ from typing import Any
 
 from saferoom.core.models import AuditEvent
 from saferoom.sites.models import Site
+from tests.versions import version_of
 
 
 def new_key() -> str:
@@ -15,8 +16,9 @@ def new_key() -> str:
 
 
 def rules_form(site: Site, **overrides: Any) -> dict[str, Any]:
-    """The rules form as the page shows it for ``site``, with ``overrides`` applied. A value of
-    None leaves a field out (as an unticked box is left out by a browser)."""
+    """The rules form as the page shows it for ``site`` (at its saved version), with
+    ``overrides`` applied. A value of None leaves a field out (as an unticked box is left out
+    by a browser)."""
     data: dict[str, Any] = {
         "name": site.name,
         "kind": site.kind,
@@ -37,6 +39,7 @@ def rules_form(site: Site, **overrides: Any) -> dict[str, Any]:
         "check_interval_flexible": str(site.check_interval_flexible),
         "check_overdue_minutes": str(site.check_overdue_minutes),
         "check_escalate_minutes": str(site.check_escalate_minutes),
+        "version": str(version_of(site)),
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}

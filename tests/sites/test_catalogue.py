@@ -29,6 +29,7 @@ def entry_form(**overrides: str | None) -> dict[str, str]:
         "label": "Xylazine",
         "category": "sedative",
         "sort_order": "",
+        "version": "1",  # the entry as made (a new entry's form has no version)
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
@@ -166,7 +167,13 @@ def test_an_administrator_adds_a_network_wide_entry(as_admin, site_a, site_b):
 def test_a_manager_edits_their_sites_entry_but_its_code_stays(as_manager, site_a, own_entry):
     url = item_url("catalogue_edit", site_a, own_entry)
     response = as_manager.post(
-        url, {"label": "Nitazenes (e.g. isotonitazene)", "category": "opioid", "sort_order": "3"}
+        url,
+        {
+            "label": "Nitazenes (e.g. isotonitazene)",
+            "category": "opioid",
+            "sort_order": "3",
+            "version": "1",
+        },
     )
     assert response.status_code == 302
     own_entry.refresh_from_db()
@@ -181,9 +188,9 @@ def test_a_manager_edits_their_sites_entry_but_its_code_stays(as_manager, site_a
 def test_editing_with_bad_input_changes_nothing(as_manager, site_a, own_entry):
     url = item_url("catalogue_edit", site_a, own_entry)
     for data in (
-        {"label": "<b>x</b>", "category": "opioid"},
-        {"label": "Heroin", "category": "opioid"},
-        {"label": "Nitazenes", "category": "forged"},
+        {"label": "<b>x</b>", "category": "opioid", "version": "1"},
+        {"label": "Heroin", "category": "opioid", "version": "1"},
+        {"label": "Nitazenes", "category": "forged", "version": "1"},
     ):
         response = as_manager.post(url, data)
         assert response.status_code == 200
@@ -209,7 +216,7 @@ def test_an_administrator_edits_a_network_wide_entry(as_admin, site_a):
     heroin = network_entry(site_a)
     response = as_admin.post(
         item_url("catalogue_edit", site_a, heroin),
-        {"label": "Heroin (diamorphine)", "category": "opioid", "sort_order": "0"},
+        {"label": "Heroin (diamorphine)", "category": "opioid", "sort_order": "0", "version": "1"},
     )
     assert response.status_code == 302
     heroin.refresh_from_db()

@@ -15,6 +15,7 @@ from saferoom.sites import actions
 from saferoom.sites.actions import Period
 from saferoom.sites.models import OpeningHours, Site
 from tests.sites.helpers import audit_count
+from tests.versions import version_of
 
 LONDON = ZoneInfo("Europe/London")
 UTC = dt.UTC
@@ -25,8 +26,9 @@ def url(site: Site) -> str:
 
 
 def week(**periods: tuple[str, str]) -> dict[str, str]:
-    """Form data: keys like ``d0_0`` (Monday, first row) → (opens, closes)."""
-    data: dict[str, str] = {}
+    """Form data: keys like ``d0_0`` (Monday, first row) → (opens, closes), from a page opened
+    on the site as made (version 1)."""
+    data: dict[str, str] = {"version": "1"}
     for key, (opens, closes) in periods.items():
         data[f"{key}_opens"] = opens
         data[f"{key}_closes"] = closes
@@ -128,17 +130,23 @@ def test_the_action_refuses_overlaps_and_empty_periods(site_a, manager):
             site=site_a,
             periods=[Period(0, dt.time(9), dt.time(17)), Period(0, dt.time(12), dt.time(13))],
             by=manager,
+            expected_version=version_of(site_a),
         )
     with pytest.raises(ActionRefused, match="same time"):
         actions.set_opening_hours(
-            site=site_a, periods=[Period(2, dt.time(10), dt.time(10))], by=manager
+            site=site_a,
+            periods=[Period(2, dt.time(10), dt.time(10))],
+            by=manager,
+            expected_version=version_of(site_a),
         )
     assert hours_of(site_a) == before
 
 
 def test_a_desk_worker_cannot_change_the_hours_through_the_action(site_a, desk):
     with pytest.raises(ActionRefused):
-        actions.set_opening_hours(site=site_a, periods=[], by=desk)
+        actions.set_opening_hours(
+            site=site_a, periods=[], by=desk, expected_version=version_of(site_a)
+        )
     assert len(hours_of(site_a)) == 7
 
 

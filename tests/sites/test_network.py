@@ -13,6 +13,7 @@ from saferoom.sites import actions
 from saferoom.sites.models import Network, Site
 from tests.conftest import make_user
 from tests.sites.helpers import audit_count
+from tests.versions import version_of
 
 
 def url(site: Site) -> str:
@@ -26,7 +27,11 @@ def test_the_page_warns_about_changing_the_scheme(as_admin, site_a):
 
 
 def test_changing_the_scheme_needs_confirmation(as_admin, site_a, network):
-    data = {"client_code_scheme": "chosen_name", "intake_questions": ["past_overdoses"]}
+    data = {
+        "client_code_scheme": "chosen_name",
+        "intake_questions": ["past_overdoses"],
+        "version": "1",
+    }
     response = as_admin.post(url(site_a), data)
     assert response.status_code == 200
     assert "Tick this box to confirm" in response.content.decode()
@@ -47,6 +52,7 @@ def test_intake_questions_alone_need_no_confirmation(as_admin, site_a, network):
     data = {
         "client_code_scheme": "initials_dob_sex",
         "intake_questions": ["housing_status", "years_of_use"],
+        "version": "1",
     }
     assert as_admin.post(url(site_a), data).status_code == 302
     network.refresh_from_db()
@@ -55,7 +61,8 @@ def test_intake_questions_alone_need_no_confirmation(as_admin, site_a, network):
 
 
 def test_no_intake_questions_at_all_is_allowed(as_admin, site_a, network):
-    assert as_admin.post(url(site_a), {"client_code_scheme": "initials_dob_sex"}).status_code == 302
+    data = {"client_code_scheme": "initials_dob_sex", "version": "1"}
+    assert as_admin.post(url(site_a), data).status_code == 302
     network.refresh_from_db()
     assert network.intake_questions == []
 
@@ -93,5 +100,9 @@ def test_a_site_administrator_is_not_a_network_administrator(client, site_a, net
     assert client.get(url(site_a)).status_code == 403
     with pytest.raises(ActionRefused):
         actions.update_network_settings(
-            network=network, client_code_scheme="chosen_name", intake_questions=[], by=site_admin
+            network=network,
+            client_code_scheme="chosen_name",
+            intake_questions=[],
+            by=site_admin,
+            expected_version=version_of(network),
         )

@@ -13,6 +13,7 @@ from saferoom.core.models import AuditEvent
 from saferoom.sites import actions
 from saferoom.sites.models import Site
 from tests.sites.helpers import audit_count, rules_form
+from tests.versions import version_of
 
 
 def url(site: Site) -> str:
@@ -118,14 +119,18 @@ def test_the_action_refuses_what_the_form_would_have_caught(site_a, manager):
     ]
     for changes in cases:
         with pytest.raises(ActionRefused):
-            actions.update_site_rules(site=site_a, changes=changes, by=manager)
+            actions.update_site_rules(
+                site=site_a, changes=changes, by=manager, expected_version=version_of(site_a)
+            )
     site_a.refresh_from_db()
     assert (site_a.time_zone, site_a.min_age, site_a.slug) == ("Europe/London", 18, "riverside")
 
 
 def test_a_desk_worker_cannot_change_rules_even_by_calling_the_action(site_a, desk):
     with pytest.raises(ActionRefused):
-        actions.update_site_rules(site=site_a, changes={"min_age": 16}, by=desk)
+        actions.update_site_rules(
+            site=site_a, changes={"min_age": 16}, by=desk, expected_version=version_of(site_a)
+        )
 
 
 def test_a_manager_cannot_change_another_sites_rules(as_manager, site_b):

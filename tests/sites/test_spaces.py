@@ -34,6 +34,7 @@ def space_form(**overrides: str | None) -> dict[str, str]:
         "clear_down_minutes": "15",
         "accessible": "on",
         "sort_order": "11",
+        "version": "1",  # the space as made (a new space's form has no version)
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}

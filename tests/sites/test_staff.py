@@ -17,6 +17,7 @@ from saferoom.sites import actions
 from saferoom.sites.models import Membership, Site
 from tests.conftest import login, make_user
 from tests.sites.helpers import audit_count, new_key
+from tests.versions import version_of
 
 GOOD_PASSWORD = "kettle lamp orchard 42"
 
@@ -191,7 +192,11 @@ def test_a_site_of_another_network_cannot_be_given(site_a, other_network_site, n
 
 
 def edit_form(member: User, **overrides: object) -> dict[str, object]:
-    data: dict[str, object] = {"display_name": member.display_name, "site_roles": []}
+    data: dict[str, object] = {
+        "display_name": member.display_name,
+        "site_roles": [],
+        "version": version_of(member),
+    }
     data.update(overrides)
     return data
 

@@ -29,7 +29,7 @@ from saferoom.care.referrals.models import (
     Urgency,
 )
 from saferoom.clients.models import Client
-from saferoom.core import audit
+from saferoom.core import audit, versioning
 from saferoom.core.errors import ActionRefused
 from saferoom.core.idempotency import parse_key, remember, replayed
 from saferoom.core.models import User
@@ -211,6 +211,7 @@ def record_follow_up(
     referral: Referral,
     outcome: str,
     method: str,
+    expected_version: int,
     by: User,
     idempotency_key: Any,
     note: str = "",
@@ -218,7 +219,9 @@ def record_follow_up(
     at: datetime | None = None,
 ) -> FollowUp:
     """Record one follow-up attempt. Attended, declined or not known closes the referral;
-    'not known yet' keeps it open and sets when to try again."""
+    'not known yet' keeps it open and sets when to try again. ``expected_version`` is the
+    referral's version the form was opened on: a follow-up or correction a colleague saved
+    since refuses this one (``versioning.StaleEdit``), so that neither is lost unseen."""
     at = at or timezone.now()
     key = parse_key(idempotency_key)
     note = (note or "").strip()
@@ -236,6 +239,7 @@ def record_follow_up(
         # Two people following up the same referral at once: the second waits here and then
         # sees the first one's outcome.
         locked = Referral.objects.select_for_update().select_related("site").get(pk=referral.pk)
+        versioning.expect(locked, expected_version)
         if outcome not in FollowUp.Outcome.values:
             raise ActionRefused(_("Choose what happened."), code="bad_outcome")
         if method not in FollowUp.Method.values:
@@ -267,6 +271,7 @@ def record_follow_up(
                 )
         else:
             next_due = None
+        versioning.bump(locked, expected_version)
         follow_up = FollowUp.objects.create(
             referral=locked,
             at=at,
@@ -295,6 +300,7 @@ def record_follow_up(
                 "method": method,
                 "next_due": next_due.isoformat() if next_due else None,
                 "follow_up": follow_up.pk,
+                "version": locked.version,
             },
         )
         remember(key=key, by=by, action="referral.follow_up", details=details, obj=follow_up)
@@ -306,6 +312,7 @@ def amend_referral(
     *,
     referral: Referral,
     reason: str,
+    expected_version: int,
     by: User,
     idempotency_key: Any,
     target: CatalogueItem | None = None,
@@ -315,7 +322,8 @@ def amend_referral(
     at: datetime | None = None,
 ) -> ReferralAmendment:
     """Correct a referral: where it went, how urgent, when to follow up, or its status. The
-    old and new values and the reason are kept; nothing is overwritten silently."""
+    old and new values and the reason are kept; nothing is overwritten silently: a change a
+    colleague saved after ``expected_version`` refuses this one (``versioning.StaleEdit``)."""
     at = at or timezone.now()
     key = parse_key(idempotency_key)
     details = {
@@ -335,6 +343,7 @@ def amend_referral(
             .select_related("site", "target", "client")
             .get(pk=referral.pk)
         )
+        versioning.expect(locked, expected_version)
         site = locked.site
         why = _reason(reason, what=_("the referral is corrected"))
         changes: dict[str, list[str]] = {}
@@ -372,6 +381,7 @@ def amend_referral(
             raise ActionRefused(
                 _("Nothing was changed. Change a value, or cancel."), code="no_change"
             )
+        versioning.bump(locked, expected_version)
         locked.save(update_fields=fields)
         amendment = ReferralAmendment.objects.create(
             referral=locked, at=at, by=by, changes=changes, reason=why
@@ -382,7 +392,12 @@ def amend_referral(
             obj=locked,
             site=site,
             at=at,
-            detail={"changes": changes, "reason": why, "amendment": amendment.pk},
+            detail={
+                "changes": changes,
+                "reason": why,
+                "amendment": amendment.pk,
+                "version": locked.version,
+            },
         )
         remember(key=key, by=by, action="referral.amend", details=details, obj=amendment)
     referral.refresh_from_db()

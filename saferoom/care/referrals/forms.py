@@ -22,6 +22,7 @@ from saferoom.care.referrals.models import (
 from saferoom.clients.forms import DATE_INPUT_FORMATS, IdempotentForm
 from saferoom.core.models import User
 from saferoom.core.roles import Role
+from saferoom.core.versioning import VersionInput
 from saferoom.sites.models import CatalogueItem, Membership, Site, catalogue_for
 
 _DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -78,6 +79,8 @@ class ReferralForm(IdempotentForm):
 
 
 class FollowUpForm(IdempotentForm):
+    # The referral's version when the form was opened.
+    version = VersionInput()
     outcome = forms.ChoiceField(
         label=_("What happened?"),
         choices=FollowUp.Outcome.choices,
@@ -111,6 +114,8 @@ class FollowUpForm(IdempotentForm):
 
 
 class AmendForm(IdempotentForm):
+    # The referral's version when the form was opened.
+    version = VersionInput()
     target = TargetChoiceField(
         label=_("Referred to"), queryset=CatalogueItem.objects.none(), empty_label=None
     )
@@ -143,6 +148,7 @@ class AmendForm(IdempotentForm):
                 "urgency": referral.urgency,
                 "follow_up_due": referral.follow_up_due,
                 "status": referral.status,
+                "version": referral.version,
             },
         )
         super().__init__(*args, **kwargs)

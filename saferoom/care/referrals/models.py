@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from saferoom.clients.models import Client
 from saferoom.core.fields import SealedTextField
+from saferoom.core.versioning import version_field
 from saferoom.floor.models import Visit
 from saferoom.sites.models import CatalogueItem, Site
 
@@ -72,6 +73,8 @@ class Referral(models.Model):
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # Follow-ups and corrections are version-checked (saferoom.core.versioning).
+    version = version_field()
 
     class Meta:
         db_table = "referrals_referral"

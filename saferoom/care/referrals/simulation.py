@@ -103,6 +103,7 @@ def _follow_up(rng: random.Random, referral: Referral, by: User) -> None:
                 referral=referral,
                 outcome=outcome,
                 method=_pick(rng, METHOD_WEIGHTS),
+                expected_version=referral.version,
                 by=by,
                 idempotency_key=_key(),
                 at=when,

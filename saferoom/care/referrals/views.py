@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -38,7 +39,7 @@ from saferoom.clients import actions as client_actions
 from saferoom.clients.access import access_client, grant_client
 from saferoom.clients.forms import CodeSearchForm
 from saferoom.clients.models import Client
-from saferoom.core import audit, ratelimit
+from saferoom.core import audit, conflicts, ratelimit, versioning
 from saferoom.core.errors import ActionRefused
 from saferoom.core.models import User
 from saferoom.core.roles import Role
@@ -310,8 +311,10 @@ def detail(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def follow_up(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
     referral = access_referral(site, pk)
-    form = FollowUpForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    form = FollowUpForm(request.POST or None, initial={"version": referral.version})
+    if conflicts.reopening(request):
+        conflicts.reopened(request)
+    elif request.method == "POST" and form.is_valid():
         try:
             done = actions.record_follow_up(
                 referral=referral,
@@ -319,9 +322,12 @@ def follow_up(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
                 method=form.cleaned_data["method"],
                 note=form.cleaned_data["note"],
                 next_due=form.cleaned_data["next_due"],
+                expected_version=form.cleaned_data["version"],
                 by=_user(request),
                 idempotency_key=form.cleaned_data["idempotency_key"],
             )
+        except versioning.StaleEdit as stale:
+            return _conflict(request, site, referral, form, stale)
         except ActionRefused as refused:
             form.add_error(None, refused.message)
         else:
@@ -345,7 +351,9 @@ def follow_up(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
 def amend(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
     referral = access_referral(site, pk)
     form = AmendForm(request.POST or None, referral=referral)
-    if request.method == "POST" and form.is_valid():
+    if conflicts.reopening(request):
+        conflicts.reopened(request)
+    elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             actions.amend_referral(
@@ -355,9 +363,12 @@ def amend(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
                 follow_up_due=data["follow_up_due"],
                 status=data["status"],
                 reason=data["reason"],
+                expected_version=data["version"],
                 by=_user(request),
                 idempotency_key=data["idempotency_key"],
             )
+        except versioning.StaleEdit as stale:
+            return _conflict(request, site, referral, form, stale)
         except ActionRefused as refused:
             form.add_error(None, refused.message)
         else:
@@ -366,6 +377,62 @@ def amend(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
     elif request.method == "GET":
         _audit_view(request, site, referral, "amend")
     return _render(request, site, "referrals/amend.html", {"referral": referral, "form": form})
+
+
+def _conflict(
+    request: HttpRequest,
+    site: Site,
+    referral: Referral,
+    form: AmendForm | FollowUpForm,
+    stale: versioning.StaleEdit,
+) -> HttpResponse:
+    """A colleague saved a follow-up or a correction while this person was filling the form
+    in: the referral as saved now beside what they typed (409), nothing written."""
+    saved = access_referral(site, referral.pk)
+    _audit_view(request, site, saved, "conflict")
+    rows = [
+        conflicts.Row(
+            label=_("Status"),
+            saved=saved.get_status_display(),
+            yours=conflicts.shown(form.fields["status"], form.cleaned_data["status"])
+            if isinstance(form, AmendForm)
+            else _status_after(form.cleaned_data["outcome"]),
+        )
+    ]
+    if isinstance(form, AmendForm):
+        rows += conflicts.compare(AmendForm(referral=saved), form, names=_AMENDED)
+    else:
+        latest = saved.follow_ups.order_by("-at", "-pk").first()
+        last = FollowUpForm(
+            initial={
+                "outcome": latest.outcome if latest else None,
+                "method": latest.method if latest else None,
+                "note": latest.note if latest else None,
+                "next_due": saved.follow_up_due if saved.is_open else None,
+            }
+        )
+        rows += conflicts.compare(last, form)
+    return conflicts.conflict(
+        request,
+        stale=stale,
+        record=saved,
+        what=_("The referral of %(who)s to %(target)s")
+        % {"who": saved.who(), "target": saved.target.label},
+        rows=rows,
+        back_url=reverse("referrals:detail", kwargs={"site": site.slug, "pk": saved.pk}),
+        site=site,
+    )
+
+
+# What a correction compares besides the status (which has its own first row): its reason is
+# shown against nothing saved.
+_AMENDED = ("target", "urgency", "follow_up_due", "reason")
+
+
+def _status_after(outcome: str) -> str:
+    if outcome in Referral.Status.values:
+        return str(Referral.Status(outcome).label)
+    return str(Referral.Status.MADE.label)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from saferoom.care.supplies.models import ServiceGiven, StockLevel, StockMovement
 from saferoom.clients.models import Client
-from saferoom.core import audit
+from saferoom.core import audit, tap_time, versioning
 from saferoom.core.errors import ActionRefused
 from saferoom.core.idempotency import parse_key, remember, replayed
 from saferoom.core.models import User
@@ -115,6 +115,17 @@ def _check_recipient(site: Site, visit: Visit | None, client: Client | None) -> 
                 code="merged_client",
             )
     return client
+
+
+def _when(
+    site: Site, visit: Visit | None, at: datetime | None, tapped_at: datetime | None
+) -> datetime:
+    """When a give-out or service happened: the tap's time if a device gave one (checked: not
+    in the future, not too old, not before the visit began), else ``at``, else now."""
+    if tapped_at is not None:
+        began = visit.arrived_at if visit is not None else None
+        return tap_time.checked(tapped_at, site=site, began=began, what=_("the visit"))
+    return at or timezone.now()
 
 
 def _level(site: Site, item: CatalogueItem) -> StockLevel:
@@ -213,10 +224,11 @@ def give_supply(
     by: User,
     idempotency_key: Any,
     at: datetime | None = None,
+    tapped_at: datetime | None = None,
 ) -> StockMovement:
     """Give ``quantity`` of a supply to a visit, or to a walk-in (no visit; a client if they
-    showed a card). Stock goes down; refused if there is not that much in stock."""
-    at = at or timezone.now()
+    showed a card). Stock goes down; refused if there is not that much in stock.
+    ``tapped_at``: the time of the tap as a device says (saferoom.core.tap_time)."""
     key = parse_key(idempotency_key)
     details = {
         "site": site.pk,
@@ -229,6 +241,7 @@ def give_supply(
         existing = replayed(key=key, by=by, action="supply.give", details=details)
         if existing is not None:
             return StockMovement.objects.select_related("item").get(pk=existing)
+        at = _when(site, visit, at, tapped_at)
         _check_item(site, item, "supply")
         n = _check_quantity(quantity, most=MAX_GIVE)
         recipient = _check_recipient(site, visit, client)
@@ -249,6 +262,7 @@ def give_supply(
                 "quantity": n,
                 "visit": visit.pk if visit is not None else None,
                 "walk_in": visit is None,
+                **tap_time.received(tapped_at),
             },
             key=key,
             key_action="supply.give",
@@ -525,16 +539,21 @@ def set_low_threshold(
     site: Site,
     item: CatalogueItem,
     threshold: int | None,
+    expected_version: int,
     by: User,
     at: datetime | None = None,
 ) -> StockLevel:
-    """Warn when the site's stock of ``item`` is at or below ``threshold`` (None: never)."""
+    """Warn when the site's stock of ``item`` is at or below ``threshold`` (None: never).
+    ``expected_version`` is the warning's version the form was opened on (1 before the item
+    was first stocked): a warning level a colleague saved since refuses this one."""
     if threshold is not None:
         _check_quantity(threshold, most=MAX_RECEIVE, least=0)
     with transaction.atomic():
         _check_item_any(site, item)
-        level = _level(site, item)
+        level = StockLevel.objects.select_for_update().get(pk=_level(site, item).pk)
+        versioning.expect(level, expected_version)
         before = level.low_threshold
+        versioning.bump(level, expected_version)
         StockLevel.objects.filter(pk=level.pk).update(
             low_threshold=threshold, updated_at=timezone.now()
         )
@@ -545,7 +564,12 @@ def set_low_threshold(
             obj=level,
             site=site,
             at=at,
-            detail={"item": item.code, "from": before, "to": threshold},
+            detail={
+                "item": item.code,
+                "from": before,
+                "to": threshold,
+                "version": level.version,
+            },
         )
     return level
 
@@ -562,9 +586,10 @@ def give_service(
     by: User,
     idempotency_key: Any,
     at: datetime | None = None,
+    tapped_at: datetime | None = None,
 ) -> ServiceGiven:
-    """Record a service given on site to a visit or a walk-in."""
-    at = at or timezone.now()
+    """Record a service given on site to a visit or a walk-in. ``tapped_at``: the time of the
+    tap as a device says (saferoom.core.tap_time)."""
     key = parse_key(idempotency_key)
     details = {
         "site": site.pk,
@@ -576,6 +601,7 @@ def give_service(
         existing = replayed(key=key, by=by, action="service.give", details=details)
         if existing is not None:
             return ServiceGiven.objects.select_related("item").get(pk=existing)
+        at = _when(site, visit, at, tapped_at)
         _check_item(site, item, "service")
         recipient = _check_recipient(site, visit, client)
         service = ServiceGiven.objects.create(
@@ -591,6 +617,7 @@ def give_service(
                 "item": item.code,
                 "visit": visit.pk if visit is not None else None,
                 "walk_in": visit is None,
+                **tap_time.received(tapped_at),
             },
         )
         remember(key=key, by=by, action="service.give", details=details, obj=service)

@@ -9,6 +9,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from saferoom.care.supplies.actions import MAX_COUNT, MAX_GIVE, MAX_REASON, MAX_RECEIVE
+from saferoom.core.tap_time import tap_time_field
+from saferoom.core.versioning import VersionInput
 from saferoom.floor.forms import IdempotentForm
 
 MAX_ID = 2**63 - 1
@@ -65,12 +67,15 @@ class GiveForm(IdempotentForm, FirstErrorMixin):
     quantity = quantity_field(most=MAX_GIVE)
     visit = object_id(required=False)
     client = object_id(required=False)
+    # When the tap was made, if the offline outbox sends it late (empty: now).
+    at = tap_time_field()
 
 
 class ServiceForm(IdempotentForm, FirstErrorMixin):
     item = object_id()
     visit = object_id(required=False)
     client = object_id(required=False)
+    at = tap_time_field()
 
 
 class ReverseForm(IdempotentForm, FirstErrorMixin):
@@ -139,6 +144,8 @@ class AdjustForm(IdempotentForm, PrefixedIds):
 
 class ThresholdForm(PrefixedIds):
     id_prefix = "threshold"
+    # The warning's version when the page was opened.
+    version = VersionInput()
     threshold = forms.IntegerField(
         label=_("Warn when at or below (leave empty for no warning)"),
         min_value=0,

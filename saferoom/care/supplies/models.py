@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from saferoom.clients.models import Client
+from saferoom.core.versioning import version_field
 from saferoom.floor.models import Visit
 from saferoom.sites.models import CatalogueItem, Site
 
@@ -27,6 +28,9 @@ class StockLevel(models.Model):
     # Warn when the quantity is at or below this; empty means no warning for this item.
     low_threshold = models.PositiveIntegerField(_("warn when at or below"), null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Changes of the warning are version-checked (saferoom.core.versioning); the quantity,
+    # moved by every give-out, does not move it.
+    version = version_field()
 
     class Meta:
         db_table = "supplies_stocklevel"

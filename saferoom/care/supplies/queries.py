@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import F, Q, Sum
 
 from saferoom.care.supplies.models import ServiceGiven, StockLevel, StockMovement
+from saferoom.core.versioning import FIRST_VERSION
 from saferoom.floor.models import Visit
 from saferoom.sites.models import CatalogueItem, Site, catalogue_for
 
@@ -21,6 +22,8 @@ class ItemStock:
     item: CatalogueItem
     quantity: int
     low_threshold: int | None
+    # The warning's version (saferoom.core.versioning); 1 until the level is first saved.
+    version: int = FIRST_VERSION
 
     @property
     def is_low(self) -> bool:
@@ -78,6 +81,7 @@ def level_of(site: Site, item: CatalogueItem) -> ItemStock:
         item=item,
         quantity=level.quantity if level else 0,
         low_threshold=level.low_threshold if level else None,
+        version=level.version if level else FIRST_VERSION,
     )
 
 

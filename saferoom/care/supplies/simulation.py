@@ -31,6 +31,7 @@ from saferoom.care.supplies import actions
 from saferoom.care.supplies.models import StockLevel, StockMovement
 from saferoom.core.errors import ActionRefused
 from saferoom.core.models import User
+from saferoom.core.versioning import FIRST_VERSION
 from saferoom.floor.models import Visit
 from saferoom.sites.models import CatalogueItem, Site, catalogue_for
 
@@ -165,7 +166,14 @@ def simulate_deliveries(*, rng: random.Random, site: Site, day_start: datetime, 
         level = levels.get(item.pk)
         have = level.quantity if level is not None else 0
         if level is None or level.low_threshold is None:
-            actions.set_low_threshold(site=site, item=item, threshold=par // 5, by=by, at=at)
+            actions.set_low_threshold(
+                site=site,
+                item=item,
+                threshold=par // 5,
+                expected_version=level.version if level is not None else FIRST_VERSION,
+                by=by,
+                at=at,
+            )
         if have >= par * REORDER_BELOW:
             continue
         boxes = -(-(par - have) // BOX)  # round up to whole boxes

@@ -36,10 +36,11 @@ from saferoom.care.supplies.access import (
     access_supply,
     access_walk_in_client,
 )
+from saferoom.care.supplies.models import StockLevel
 from saferoom.clients.actions import find_by_code
 from saferoom.clients.codes import CodeError
 from saferoom.clients.models import Client
-from saferoom.core import audit
+from saferoom.core import audit, conflicts, versioning
 from saferoom.core.errors import ActionRefused
 from saferoom.core.models import User
 from saferoom.floor.access import access_visit
@@ -247,6 +248,7 @@ def give(request: HttpRequest, site: Site) -> HttpResponse:
                 client=client,
                 by=_user(request),
                 idempotency_key=data["idempotency_key"],
+                tapped_at=data["at"],
             )
         except ActionRefused as refusal:
             return _care_response(
@@ -301,6 +303,7 @@ def give_service(request: HttpRequest, site: Site) -> HttpResponse:
                 client=client,
                 by=_user(request),
                 idempotency_key=data["idempotency_key"],
+                tapped_at=data["at"],
             )
         except ActionRefused as refusal:
             return _care_response(
@@ -451,7 +454,9 @@ def _item_page(
         "receive_form": forms.ReceiveForm(),
         "count_form": forms.CountForm(),
         "adjust_form": forms.AdjustForm(),
-        "threshold_form": forms.ThresholdForm(initial={"threshold": level.low_threshold}),
+        "threshold_form": forms.ThresholdForm(
+            initial={"threshold": level.low_threshold, "version": level.version}
+        ),
         "error": error,
     }
     context.update(bound or {})
@@ -477,6 +482,8 @@ def _stock_write(
     if form.is_valid():
         try:
             flash = write(item, form.cleaned_data)
+        except versioning.StaleEdit:
+            raise  # the caller shows both versions
         except ActionRefused as refusal:
             return _item_page(
                 request,
@@ -569,14 +576,37 @@ def threshold(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
 
     def write(item: CatalogueItem, data: dict[str, Any]) -> str:
         value = data["threshold"]
-        actions.set_low_threshold(site=site, item=item, threshold=value, by=_user(request))
+        actions.set_low_threshold(
+            site=site,
+            item=item,
+            threshold=value,
+            expected_version=data["version"],
+            by=_user(request),
+        )
         if value is None:
             return _("No low-stock warning for %(item)s.") % {"item": item.label}
         return _("%(item)s will show as low at %(n)s or fewer.") % {"item": item.label, "n": value}
 
-    return _stock_write(
-        request, site, pk, forms.ThresholdForm(request.POST), "threshold_form", write
-    )
+    form = forms.ThresholdForm(request.POST)
+    if conflicts.reopening(request):
+        conflicts.reopened(request)
+        return _item_page(request, site, access_supply(site, pk), bound={"threshold_form": form})
+    try:
+        return _stock_write(request, site, pk, form, "threshold_form", write)
+    except versioning.StaleEdit as stale:
+        item = access_supply(site, pk)
+        saved = StockLevel.objects.get(site=site, item=item)
+        return conflicts.conflict(
+            request,
+            stale=stale,
+            record=saved,
+            what=_("The low-stock warning for %(item)s") % {"item": item.label},
+            rows=conflicts.compare(
+                forms.ThresholdForm(initial={"threshold": saved.low_threshold}), form
+            ),
+            back_url=reverse("supplies:item", kwargs={"site": site.slug, "pk": item.pk}),
+            site=site,
+        )
 
 
 @site_view(*MANAGERS)

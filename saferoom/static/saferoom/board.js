@@ -336,7 +336,10 @@
       failures += 1;
       if (offlineSince === null) { offlineSince = new Date(); }
       var since = offlineSince.toTimeString().slice(0, 5);
-      setConnection(failures > 2 ? text("offline-since", since) : text("reconnecting"));
+      // The device knows it has no network: say so plainly (taps made now are kept by the
+      // outbox, outbox.js, and counted in the top bar), not only that it is trying again.
+      if (navigator.onLine === false) { setConnection(text("offline", since)); }
+      else { setConnection(failures > 2 ? text("offline-since", since) : text("reconnecting")); }
     }).then(function () {
       window.clearTimeout(limit);
       inFlight = false;
@@ -399,7 +402,13 @@
       flash.appendChild(p);
       schedule(0, true);
     }
-    document.body.addEventListener("htmx:sendError", function () { failed("send-error"); });
+    document.body.addEventListener("htmx:sendError", function (event) {
+      // Only a write that was lost is said to be unsaved: a GET saved nothing, and the poll
+      // has its own line (#board-connection). A tap the outbox kept never gets here.
+      var config = (event.detail && event.detail.requestConfig) || {};
+      if (String(config.verb || "post").toLowerCase() === "get") { return; }
+      failed("send-error");
+    });
     document.body.addEventListener("htmx:responseError", function () { failed("response-error"); });
     document.addEventListener("visibilitychange", function () {
       schedule(document.hidden ? HIDDEN_POLL_MS : 0);

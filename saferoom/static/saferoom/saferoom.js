@@ -42,14 +42,41 @@
     box.appendChild(p);
     box.hidden = false;
   }
+  // A poll (a GET the page makes, such as the emergency screen's timeline every 5 s, or a
+  // request marked X-Saferoom-Poll) that cannot reach the server saved nothing and lost nothing:
+  // no alert, just a calm status beside the outbox's (includes/outbox_status.html). Taps the
+  // outbox kept are counted there, so nothing here says "nothing was saved".
+  function isPoll(detail) {
+    var config = (detail && detail.requestConfig) || {};
+    var headers = config.headers || {};
+    if (headers["X-Saferoom-Poll"]) { return true; }
+    if (String(config.verb || "").toLowerCase() === "get") { return true; }
+    var elt = config.elt || (detail && detail.elt);
+    var trigger = elt && elt.getAttribute ? elt.getAttribute("hx-trigger") || "" : "";
+    return /(^|[\s,])every\s/.test(trigger);
+  }
+
+  function showOffline(on) {
+    var note = document.getElementById("connection-note");
+    if (!note) { return; }
+    var message = on ? note.getAttribute("data-text-offline") || "" : "";
+    if (note.textContent !== message) { note.textContent = message; }
+    note.hidden = !on;
+  }
+
   document.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail && event.detail.xhr;
     showHtmxError(xhr && xhr.status === 429 ? "rate" : "response", xhr);
   });
-  document.addEventListener("htmx:sendError", function () { showHtmxError("send", null); });
+  document.addEventListener("htmx:sendError", function (event) {
+    if (isPoll(event.detail)) { showOffline(true); return; }
+    showHtmxError("send", null);
+  });
   document.addEventListener("htmx:afterRequest", function (event) {
+    if (!event.detail || !event.detail.successful) { return; }
     var box = document.getElementById("htmx-error");
-    if (box && event.detail && event.detail.successful) { box.hidden = true; box.textContent = ""; }
+    if (box) { box.hidden = true; box.textContent = ""; }
+    showOffline(false);
   });
 
   document.addEventListener("DOMContentLoaded", function () { readSkew(); tick(); });

@@ -15,10 +15,12 @@ from saferoom.care.referrals.models import ReferralAmendment
 from saferoom.core.errors import ActionRefused
 from saferoom.core.models import AuditEvent
 from tests.care.referrals.conftest import form, target
+from tests.versions import version_of
 
 
 def amend(referral: Any, by: Any, **kwargs: Any) -> Any:
     kwargs.setdefault("reason", "Chose the wrong service by mistake")
+    kwargs.setdefault("expected_version", version_of(referral))
     return actions.amend_referral(referral=referral, by=by, idempotency_key=uuid.uuid4(), **kwargs)
 
 
@@ -34,7 +36,12 @@ def test_a_wrong_target_is_corrected_with_its_history(referral, manager, site_a)
 
 def test_a_status_recorded_wrongly_is_reopened(referral, desk, manager):
     actions.record_follow_up(
-        referral=referral, outcome="attended", method="phone", by=desk, idempotency_key=uuid.uuid4()
+        referral=referral,
+        outcome="attended",
+        method="phone",
+        by=desk,
+        idempotency_key=uuid.uuid4(),
+        expected_version=version_of(referral),
     )
     amend(referral, manager, status="made", reason="Attended was recorded for the wrong person")
     referral.refresh_from_db()
@@ -106,6 +113,7 @@ def test_the_correction_form_keeps_the_old_values_and_shows_the_history(
             follow_up_due="2026-03-24",
             status="made",
             reason="Worker asked for sooner",
+            version=version_of(referral),
         ),
         follow=True,
     )
@@ -119,7 +127,13 @@ def test_the_correction_form_without_a_reason_says_so(as_nurse, referral, site_a
     url = reverse("referrals:amend", kwargs={"site": site_a.slug, "pk": referral.pk})
     response = as_nurse.post(
         url,
-        form(target=referral.target_id, urgency="soon", follow_up_due="2026-03-24", status="made"),
+        form(
+            target=referral.target_id,
+            urgency="soon",
+            follow_up_due="2026-03-24",
+            status="made",
+            version=version_of(referral),
+        ),
     )
     assert "Say why the referral is corrected." in response.content.decode()
     assert ReferralAmendment.objects.count() == 0

@@ -17,11 +17,13 @@ from saferoom.core.errors import ActionRefused
 from saferoom.core.models import AuditEvent
 from tests.care.referrals.conftest import LONDON, form, make_visit
 from tests.conftest import login
+from tests.versions import version_of
 
 
 def follow(referral: Any, by: Any, **kwargs: Any) -> Any:
     kwargs.setdefault("outcome", "attended")
     kwargs.setdefault("method", "in_person")
+    kwargs.setdefault("expected_version", version_of(referral))
     return actions.record_follow_up(
         referral=referral, by=by, idempotency_key=uuid.uuid4(), **kwargs
     )
@@ -107,10 +109,20 @@ def test_bad_follow_ups_are_refused_and_change_nothing(referral, desk, kwargs, c
 def test_a_replayed_follow_up_is_recorded_once(referral, desk):
     key = uuid.uuid4()
     first = actions.record_follow_up(
-        referral=referral, outcome="attended", method="phone", by=desk, idempotency_key=key
+        referral=referral,
+        outcome="attended",
+        method="phone",
+        by=desk,
+        idempotency_key=key,
+        expected_version=version_of(referral),
     )
     again = actions.record_follow_up(
-        referral=referral, outcome="attended", method="phone", by=desk, idempotency_key=key
+        referral=referral,
+        outcome="attended",
+        method="phone",
+        by=desk,
+        idempotency_key=key,
+        expected_version=version_of(referral),
     )
     assert first.pk == again.pk
     assert FollowUp.objects.count() == 1
@@ -221,7 +233,9 @@ def url(name: str, referral: Any) -> str:
 def test_a_desk_worker_records_a_follow_up(as_desk, referral):
     assert as_desk.get(url("follow_up", referral)).status_code == 200
     response = as_desk.post(
-        url("follow_up", referral), form(outcome="attended", method="service", note=""), follow=True
+        url("follow_up", referral),
+        form(outcome="attended", method="service", note="", version=version_of(referral)),
+        follow=True,
     )
     assert "Follow-up recorded: Attended." in response.content.decode()
     referral.refresh_from_db()
@@ -231,7 +245,9 @@ def test_a_desk_worker_records_a_follow_up(as_desk, referral):
 def test_not_known_yet_through_the_form(as_nurse, referral):
     response = as_nurse.post(
         url("follow_up", referral),
-        form(outcome="not_yet", method="phone", next_due="2026-03-19"),
+        form(
+            outcome="not_yet", method="phone", next_due="2026-03-19", version=version_of(referral)
+        ),
         follow=True,
     )
     assert "Try again by 19/03/2026" in response.content.decode()
@@ -241,7 +257,8 @@ def test_not_known_yet_through_the_form(as_nurse, referral):
 
 def test_following_up_a_closed_referral_shows_why_not(as_nurse, referral, desk):
     follow(referral, desk)
-    response = as_nurse.post(url("follow_up", referral), form(outcome="declined", method="phone"))
+    data = form(outcome="declined", method="phone", version=version_of(referral))
+    response = as_nurse.post(url("follow_up", referral), data)
     assert response.status_code == 200
     assert "already recorded as" in response.content.decode()
     assert FollowUp.objects.count() == 1

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from saferoom.care.referrals.models import FollowUp, IdentityAccessGrant, Referral
 from tests.care.referrals.conftest import form, make_visit, target
+from tests.versions import version_of
 
 
 def new_url(site_a, query: str = "") -> str:
@@ -60,13 +61,13 @@ def test_a_form_without_its_key_asks_for_a_reload(as_nurse, site_a, visit_a):
 )
 def test_garbage_in_the_follow_up_form_changes_nothing(as_nurse, referral, fields):
     url = reverse("referrals:follow_up", kwargs={"site": referral.site.slug, "pk": referral.pk})
-    assert as_nurse.post(url, form(**fields)).status_code == 200
+    assert as_nurse.post(url, form(**fields, version=version_of(referral))).status_code == 200
     assert FollowUp.objects.count() == 0
 
 
 def test_a_double_submitted_follow_up_is_recorded_once(as_nurse, referral):
     url = reverse("referrals:follow_up", kwargs={"site": referral.site.slug, "pk": referral.pk})
-    data = form(outcome="declined", method="phone")
+    data = form(outcome="declined", method="phone", version=version_of(referral))
     assert as_nurse.post(url, data).status_code == 302
     assert as_nurse.post(url, data).status_code == 302
     assert FollowUp.objects.count() == 1

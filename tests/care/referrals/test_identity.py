@@ -34,6 +34,7 @@ from tests.care.referrals.conftest import (
     make_visit,
 )
 from tests.conftest import login, make_user
+from tests.versions import version_of
 
 SECRETS = [SECRET_NAME, "Quartermain", SECRET_DOB, "07700 900123", "Nowhere Road", SECRET_NHS]
 
@@ -128,6 +129,7 @@ def test_keys_rotate_newest_encrypts_all_decrypt_and_the_command_reencrypts(
             note="Call back after 3",
             by=desk,
             idempotency_key=uuid.uuid4(),
+            expected_version=version_of(referral),
         )
     before = sealed_column(record)
     with override_settings(FIELD_KEYS=[new, old]):

@@ -16,6 +16,7 @@ from saferoom.care.supplies.models import ServiceGiven, StockLevel, StockMovemen
 from saferoom.core.models import AuditEvent
 from saferoom.sites.models import CatalogueItem
 from tests.care.supplies.conftest import key, make_client, make_visit
+from tests.versions import threshold_version
 
 pytestmark = pytest.mark.django_db
 
@@ -289,7 +290,13 @@ def test_a_walk_in_client_of_another_network_is_not_found(
 
 def test_the_stock_page_warns_about_low_stock(as_desk, site_a, filters, stock, manager):
     stock(site_a, filters, 3)
-    actions.set_low_threshold(site=site_a, item=filters, threshold=5, by=manager)
+    actions.set_low_threshold(
+        site=site_a,
+        item=filters,
+        threshold=5,
+        by=manager,
+        expected_version=threshold_version(site_a, filters),
+    )
     page = as_desk.get(url("stock", site_a)).content.decode()
     assert "Running low" in page
     assert "3 left (warn at 5)" in page
@@ -348,7 +355,10 @@ def test_a_manager_counts_adjusts_and_sets_the_warning(as_manager, site_a, filte
         {"change": -3, "reason": "Expired", "idempotency_key": key()},
     )
     assert actions.in_stock(site_a, filters) == 5
-    as_manager.post(url("threshold", site_a, pk=filters.pk), {"threshold": 6})
+    as_manager.post(
+        url("threshold", site_a, pk=filters.pk),
+        {"threshold": 6, "version": threshold_version(site_a, filters)},
+    )
     assert StockLevel.objects.get(item=filters).low_threshold == 6
     page = as_manager.get(url("item", site_a, pk=filters.pk)).content.decode()
     assert "This item is running low." in page

@@ -17,6 +17,7 @@ from saferoom.core.errors import ActionRefused
 from saferoom.core.models import AuditEvent
 from saferoom.sites.models import CatalogueItem
 from tests.care.supplies.conftest import key
+from tests.versions import threshold_version
 
 pytestmark = pytest.mark.django_db
 
@@ -223,34 +224,82 @@ def test_an_item_at_or_below_its_warning_level_is_low(site_a, supply, stock, man
     stock(site_a, kits, 10)
     stock(site_a, foil, 50)
     stock(site_a, water, 3)
-    actions.set_low_threshold(site=site_a, item=kits, threshold=10, by=manager)
-    actions.set_low_threshold(site=site_a, item=foil, threshold=20, by=manager)
-    actions.set_low_threshold(site=site_a, item=water, threshold=5, by=manager)
+    actions.set_low_threshold(
+        site=site_a,
+        item=kits,
+        threshold=10,
+        by=manager,
+        expected_version=threshold_version(site_a, kits),
+    )
+    actions.set_low_threshold(
+        site=site_a,
+        item=foil,
+        threshold=20,
+        by=manager,
+        expected_version=threshold_version(site_a, foil),
+    )
+    actions.set_low_threshold(
+        site=site_a,
+        item=water,
+        threshold=5,
+        by=manager,
+        expected_version=threshold_version(site_a, water),
+    )
     assert [lv.item.code for lv in queries.low_stock(site_a)] == ["water", "injecting_kit"]
     assert AuditEvent.objects.filter(action="stock.threshold_set").count() == 3
 
 
 def test_no_warning_level_means_no_warning(site_a, filters, manager):
-    actions.set_low_threshold(site=site_a, item=filters, threshold=5, by=manager)
+    actions.set_low_threshold(
+        site=site_a,
+        item=filters,
+        threshold=5,
+        by=manager,
+        expected_version=threshold_version(site_a, filters),
+    )
     assert [lv.item for lv in queries.low_stock(site_a)] == [filters]
-    actions.set_low_threshold(site=site_a, item=filters, threshold=None, by=manager)
+    actions.set_low_threshold(
+        site=site_a,
+        item=filters,
+        threshold=None,
+        by=manager,
+        expected_version=threshold_version(site_a, filters),
+    )
     assert queries.low_stock(site_a) == []
 
 
 def test_low_stock_is_per_site_and_leaves_out_retired_items(
     site_a, site_b, filters, supply, manager
 ):
-    actions.set_low_threshold(site=site_b, item=filters, threshold=5, by=manager)
+    actions.set_low_threshold(
+        site=site_b,
+        item=filters,
+        threshold=5,
+        by=manager,
+        expected_version=threshold_version(site_b, filters),
+    )
     assert queries.low_stock(site_a) == []
     swabs = supply("swab")
-    actions.set_low_threshold(site=site_a, item=swabs, threshold=5, by=manager)
+    actions.set_low_threshold(
+        site=site_a,
+        item=swabs,
+        threshold=5,
+        by=manager,
+        expected_version=threshold_version(site_a, swabs),
+    )
     CatalogueItem.objects.filter(pk=swabs.pk).update(active=False)
     assert queries.low_stock(site_a) == []
 
 
 def test_low_stock_is_one_query(site_a, supply, manager, django_assert_num_queries):
     for code in ("filter", "swab", "foil"):
-        actions.set_low_threshold(site=site_a, item=supply(code), threshold=5, by=manager)
+        actions.set_low_threshold(
+            site=site_a,
+            item=supply(code),
+            threshold=5,
+            by=manager,
+            expected_version=threshold_version(site_a, supply(code)),
+        )
     with django_assert_num_queries(1):
         low = queries.low_stock(site_a)
         assert [lv.item.label for lv in low]
@@ -258,7 +307,13 @@ def test_low_stock_is_one_query(site_a, supply, manager, django_assert_num_queri
 
 def test_a_negative_warning_level_is_refused(site_a, filters, manager):
     with pytest.raises(ActionRefused):
-        actions.set_low_threshold(site=site_a, item=filters, threshold=-1, by=manager)
+        actions.set_low_threshold(
+            site=site_a,
+            item=filters,
+            threshold=-1,
+            by=manager,
+            expected_version=threshold_version(site_a, filters),
+        )
 
 
 # --- history --------------------------------------------------------------------------------
@@ -415,7 +470,13 @@ def test_the_low_stock_note_for_other_pages(site_a, supply, stock, manager):
         ).strip()
         == ""
     )
-    actions.set_low_threshold(site=site_a, item=water, threshold=5, by=manager)
+    actions.set_low_threshold(
+        site=site_a,
+        item=water,
+        threshold=5,
+        by=manager,
+        expected_version=threshold_version(site_a, water),
+    )
     note = render_to_string(
         "supplies/_low_stock_note.html",
         {"site": site_a, "low_stock_levels": queries.low_stock(site_a)},

@@ -15,6 +15,7 @@ from saferoom.sites import actions
 from saferoom.sites.models import Site
 from tests.floor.board_ui.conftest import SCRIPT
 from tests.sites.helpers import rules_form
+from tests.versions import version_of
 
 
 def rules_url(site: Site) -> str:
@@ -107,7 +108,9 @@ def test_the_action_refuses_supervision_times_the_form_would_have_caught(site_a,
     ]
     for changes in cases:
         with pytest.raises(ActionRefused):
-            actions.update_site_rules(site=site_a, changes=changes, by=manager)
+            actions.update_site_rules(
+                site=site_a, changes=changes, by=manager, expected_version=version_of(site_a)
+            )
     site_a.refresh_from_db()
     assert (site_a.check_interval_booth, site_a.check_escalate_minutes) == (5, 4)
 

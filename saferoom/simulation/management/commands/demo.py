@@ -271,13 +271,16 @@ class Command(BaseCommand):
                 site = site_actions.create_site(
                     network=network, name=spec.name, slug=spec.slug, kind=spec.kind, by=None
                 )
-                site_actions.update_site_rules(site=site, changes=spec.rules, by=None)
+                site_actions.update_site_rules(
+                    site=site, changes=spec.rules, expected_version=site.version, by=None
+                )
                 site_actions.set_opening_hours(
                     site=site,
                     periods=[
                         site_actions.Period(weekday=d, opens=spec.opens, closes=spec.closes)
                         for d in spec.weekdays
                     ],
+                    expected_version=site.version,
                     by=None,
                 )
                 for order, space in enumerate(spec.spaces, start=1):
