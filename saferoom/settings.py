@@ -409,6 +409,13 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # Idempotency keys are kept this long; a replay after that is treated as a new submission.
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("SAFEROOM_IDEMPOTENCY_TTL_HOURS", 72)
+# A tablet's late taps are recorded at their own time for 48 hours (saferoom.core.tap_time):
+# their keys must outlive that, or a tap sent again after its key is gone is recorded twice.
+if IDEMPOTENCY_KEY_TTL_HOURS <= 48:
+    raise ImproperlyConfigured(
+        "SAFEROOM_IDEMPOTENCY_TTL_HOURS must be more than 48 (hours): a tablet's offline "
+        "records are accepted for 48 hours, and their keys must be remembered longer."
+    )
 
 LOGGING = {
     "version": 1,

@@ -431,3 +431,15 @@ def test_sqlite_transactions_take_the_write_lock_when_they_begin(sqlite_file_con
         other.rollback()
     finally:
         other.close()
+
+
+def test_idempotency_keys_must_outlive_the_offline_taps_still_accepted(tmp_path):
+    result = start_production(
+        tmp_path,
+        SAFEROOM_SECRET_KEY=SECRET,
+        SAFEROOM_LINKAGE_KEY=LINKAGE,
+        SAFEROOM_ALLOWED_HOSTS="saferoom.example.org",
+        SAFEROOM_IDEMPOTENCY_TTL_HOURS="24",
+    )
+    assert result.returncode != 0
+    assert "SAFEROOM_IDEMPOTENCY_TTL_HOURS must be more than 48" in result.stderr
