@@ -8,8 +8,11 @@ nothing."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from django import forms as django_forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch, Q
@@ -87,21 +90,56 @@ def settings_home(request: HttpRequest, site: Site) -> HttpResponse:
 # --- A colleague saved first -----------------------------------------------------------------
 
 
-def _conflict(
+@dataclass(frozen=True)
+class _OnStale:
+    """How an edit page shows a save made from an out-of-date form: the record as saved now,
+    the words that name it, the rows comparing it with what this person typed, and where
+    "Back" goes."""
+
+    reload: Callable[[], Any]
+    what: Callable[[Any], str]
+    rows: Callable[[Any], list[conflicts.Row]]
+    back_url: str
+
+
+def _save_edit(
     request: HttpRequest,
     site: Site,
-    stale: versioning.StaleEdit,
-    saved: Any,
-    what: str,
-    rows: list[conflicts.Row],
+    form: django_forms.Form,
+    save: Callable[[dict[str, Any]], object],
     *,
-    back_url: str,
-) -> HttpResponse:
-    """Someone else saved this while the form was open: both versions side by side (409),
-    nothing written."""
-    return conflicts.conflict(
-        request, stale=stale, record=saved, what=what, rows=rows, back_url=back_url, site=site
-    )
+    on_stale: _OnStale,
+    saved: Callable[[], str],
+    then: Callable[[], HttpResponse],
+) -> HttpResponse | None:
+    """The POST half of every version-checked edit page here. ``save`` calls the action with
+    the form's cleaned data; if a colleague saved first, the conflict screen (409) shows both
+    versions and nothing is written; if the action refuses, the refusal goes on the form. The
+    answer is the response to send, or None to show the form again: reopened from a conflict
+    with this person's values, invalid, or refused."""
+    if conflicts.reopening(request):
+        conflicts.reopened(request)
+        return None
+    if not form.is_valid():
+        return None
+    try:
+        save(form.cleaned_data)
+    except versioning.StaleEdit as stale:
+        record = on_stale.reload()
+        return conflicts.conflict(
+            request,
+            stale=stale,
+            record=record,
+            what=on_stale.what(record),
+            rows=on_stale.rows(record),
+            back_url=on_stale.back_url,
+            site=site,
+        )
+    except ActionRefused as error:
+        forms.apply_refusal(form, error)
+        return None
+    messages.success(request, saved())
+    return then()
 
 
 def _hours_rows(saved: Site, yours: list[actions.Period]) -> list[conflicts.Row]:
@@ -133,32 +171,27 @@ def _by_start(period: actions.Period) -> tuple[int, Any]:
 def rules(request: HttpRequest, site: Site) -> HttpResponse:
     if request.method == "POST":
         form = forms.SiteRulesForm(request.POST, site=site)
-        if conflicts.reopening(request):
-            conflicts.reopened(request)
-        elif form.is_valid():
-            try:
-                actions.update_site_rules(
-                    site=site,
-                    changes=form.changes(),
-                    expected_version=form.cleaned_data["version"],
-                    by=_by(request),
-                )
-            except versioning.StaleEdit as stale:
-                saved = Site.objects.get(pk=site.pk)
-                return _conflict(
-                    request,
-                    site,
-                    stale,
-                    saved,
-                    _("The details and rules of %(site)s") % {"site": saved.name},
-                    conflicts.compare(forms.SiteRulesForm(site=saved), form),
-                    back_url=reverse("sites:settings", kwargs={"site": site.slug}),
-                )
-            except ActionRefused as error:
-                forms.apply_refusal(form, error)
-            else:
-                messages.success(request, _("The site's details and rules are saved."))
-                return redirect("sites:settings", site=site.slug)
+        response = _save_edit(
+            request,
+            site,
+            form,
+            lambda data: actions.update_site_rules(
+                site=site,
+                changes=form.changes(),
+                expected_version=data["version"],
+                by=_by(request),
+            ),
+            on_stale=_OnStale(
+                reload=lambda: Site.objects.get(pk=site.pk),
+                what=lambda saved: _("The details and rules of %(site)s") % {"site": saved.name},
+                rows=lambda saved: conflicts.compare(forms.SiteRulesForm(site=saved), form),
+                back_url=reverse("sites:settings", kwargs={"site": site.slug}),
+            ),
+            saved=lambda: _("The site's details and rules are saved."),
+            then=lambda: redirect("sites:settings", site=site.slug),
+        )
+        if response is not None:
+            return response
     else:
         form = forms.SiteRulesForm(site=site)
     return render(
@@ -176,32 +209,27 @@ def rules(request: HttpRequest, site: Site) -> HttpResponse:
 def hours(request: HttpRequest, site: Site) -> HttpResponse:
     if request.method == "POST":
         form = forms.OpeningHoursForm(request.POST, site=site)
-        if conflicts.reopening(request):
-            conflicts.reopened(request)
-        elif form.is_valid():
-            try:
-                actions.set_opening_hours(
-                    site=site,
-                    periods=form.periods,
-                    expected_version=form.cleaned_data["version"],
-                    by=_by(request),
-                )
-            except versioning.StaleEdit as stale:
-                saved = Site.objects.get(pk=site.pk)
-                return _conflict(
-                    request,
-                    site,
-                    stale,
-                    saved,
-                    _("The opening hours of %(site)s") % {"site": saved.name},
-                    _hours_rows(saved, form.periods),
-                    back_url=reverse("sites:settings", kwargs={"site": site.slug}),
-                )
-            except ActionRefused as error:
-                forms.apply_refusal(form, error)
-            else:
-                messages.success(request, _("The opening hours are saved."))
-                return redirect("sites:hours", site=site.slug)
+        response = _save_edit(
+            request,
+            site,
+            form,
+            lambda data: actions.set_opening_hours(
+                site=site,
+                periods=form.periods,
+                expected_version=data["version"],
+                by=_by(request),
+            ),
+            on_stale=_OnStale(
+                reload=lambda: Site.objects.get(pk=site.pk),
+                what=lambda saved: _("The opening hours of %(site)s") % {"site": saved.name},
+                rows=lambda saved: _hours_rows(saved, form.periods),
+                back_url=reverse("sites:settings", kwargs={"site": site.slug}),
+            ),
+            saved=lambda: _("The opening hours are saved."),
+            then=lambda: redirect("sites:hours", site=site.slug),
+        )
+        if response is not None:
+            return response
     else:
         form = forms.OpeningHoursForm(site=site)
     return render(request, "sites/hours.html", {"site": site, "form": form})
@@ -259,36 +287,29 @@ def space_edit(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
     space = access_space(site, pk)
     if request.method == "POST":
         form = forms.SpaceForm(request.POST, site=site, space=space)
-        if conflicts.reopening(request):
-            conflicts.reopened(request)
-        elif form.is_valid():
-            try:
-                actions.update_space(
-                    space=space,
-                    changes=form.changes(),
-                    expected_version=form.cleaned_data["version"],
-                    by=_by(request),
-                )
-            except versioning.StaleEdit as stale:
-                saved = access_space(site, pk)
-                return _conflict(
-                    request,
-                    site,
-                    stale,
-                    saved,
-                    _("The space %(name)s") % {"name": saved.name},
-                    conflicts.compare(
-                        forms.SpaceForm(site=site, space=saved), form, values=form.changes()
-                    ),
-                    back_url=reverse("sites:spaces", kwargs={"site": site.slug}),
-                )
-            except ActionRefused as error:
-                forms.apply_refusal(form, error)
-            else:
-                messages.success(
-                    request, _("%(name)s is saved.") % {"name": form.changes()["name"]}
-                )
-                return redirect("sites:spaces", site=site.slug)
+        response = _save_edit(
+            request,
+            site,
+            form,
+            lambda data: actions.update_space(
+                space=space,
+                changes=form.changes(),
+                expected_version=data["version"],
+                by=_by(request),
+            ),
+            on_stale=_OnStale(
+                reload=lambda: access_space(site, pk),
+                what=lambda saved: _("The space %(name)s") % {"name": saved.name},
+                rows=lambda saved: conflicts.compare(
+                    forms.SpaceForm(site=site, space=saved), form, values=form.changes()
+                ),
+                back_url=reverse("sites:spaces", kwargs={"site": site.slug}),
+            ),
+            saved=lambda: _("%(name)s is saved.") % {"name": form.changes()["name"]},
+            then=lambda: redirect("sites:spaces", site=site.slug),
+        )
+        if response is not None:
+            return response
     else:
         form = forms.SpaceForm(site=site, space=space)
     return render(request, "sites/space_form.html", {"site": site, "form": form, "space": space})
@@ -414,40 +435,38 @@ def catalogue_edit(request: HttpRequest, site: Site, kind: str, pk: int) -> Http
         raise PermissionDenied
     if request.method == "POST":
         form = forms.CatalogueItemForm(request.POST, kind=kind_value, item=item)
-        if conflicts.reopening(request):
-            conflicts.reopened(request)
-        elif form.is_valid():
-            data = form.cleaned_data
-            sort_order = item.sort_order if data["sort_order"] is None else data["sort_order"]
-            try:
-                actions.update_catalogue_item(
-                    item=item,
-                    label=data["label"],
-                    category=data["category"],
-                    sort_order=sort_order,
-                    expected_version=data["version"],
-                    by=by,
-                )
-            except versioning.StaleEdit as stale:
-                saved = access_catalogue_item(site, kind_value, pk)
-                return _conflict(
-                    request,
-                    site,
-                    stale,
-                    saved,
-                    _("The entry %(label)s") % {"label": saved.label},
-                    conflicts.compare(
-                        forms.CatalogueItemForm(kind=kind_value, item=saved),
-                        form,
-                        values={**data, "sort_order": sort_order},
-                    ),
-                    back_url=reverse("sites:catalogue", kwargs={"site": site.slug, "kind": kind}),
-                )
-            except ActionRefused as error:
-                forms.apply_refusal(form, error)
-            else:
-                messages.success(request, _("%(label)s is saved.") % {"label": data["label"]})
-                return redirect("sites:catalogue", site=site.slug, kind=kind)
+
+        def sort_order() -> int:
+            chosen = form.cleaned_data["sort_order"]
+            return item.sort_order if chosen is None else int(chosen)
+
+        response = _save_edit(
+            request,
+            site,
+            form,
+            lambda data: actions.update_catalogue_item(
+                item=item,
+                label=data["label"],
+                category=data["category"],
+                sort_order=sort_order(),
+                expected_version=data["version"],
+                by=by,
+            ),
+            on_stale=_OnStale(
+                reload=lambda: access_catalogue_item(site, kind_value, pk),
+                what=lambda saved: _("The entry %(label)s") % {"label": saved.label},
+                rows=lambda saved: conflicts.compare(
+                    forms.CatalogueItemForm(kind=kind_value, item=saved),
+                    form,
+                    values={**form.cleaned_data, "sort_order": sort_order()},
+                ),
+                back_url=reverse("sites:catalogue", kwargs={"site": site.slug, "kind": kind}),
+            ),
+            saved=lambda: _("%(label)s is saved.") % {"label": form.cleaned_data["label"]},
+            then=lambda: redirect("sites:catalogue", site=site.slug, kind=kind),
+        )
+        if response is not None:
+            return response
     else:
         form = forms.CatalogueItemForm(kind=kind_value, item=item)
     return render(
@@ -503,37 +522,32 @@ def network(request: HttpRequest, site: Site) -> HttpResponse:
         raise PermissionDenied
     if request.method == "POST":
         form = forms.NetworkSettingsForm(request.POST, network=site.network)
-        if conflicts.reopening(request):
-            conflicts.reopened(request)
-        elif form.is_valid():
-            try:
-                actions.update_network_settings(
-                    network=site.network,
-                    client_code_scheme=form.cleaned_data["client_code_scheme"],
-                    intake_questions=form.cleaned_data["intake_questions"],
-                    expected_version=form.cleaned_data["version"],
-                    by=by,
-                )
-            except versioning.StaleEdit as stale:
-                saved = Network.objects.get(pk=site.network_id)
-                return _conflict(
-                    request,
-                    site,
-                    stale,
-                    saved,
-                    _("The settings of %(network)s") % {"network": saved.name},
-                    conflicts.compare(
-                        forms.NetworkSettingsForm(network=saved),
-                        form,
-                        names=("client_code_scheme", "intake_questions"),
-                    ),
-                    back_url=reverse("sites:settings", kwargs={"site": site.slug}),
-                )
-            except ActionRefused as error:
-                forms.apply_refusal(form, error)
-            else:
-                messages.success(request, _("The network settings are saved."))
-                return redirect("sites:settings", site=site.slug)
+        response = _save_edit(
+            request,
+            site,
+            form,
+            lambda data: actions.update_network_settings(
+                network=site.network,
+                client_code_scheme=data["client_code_scheme"],
+                intake_questions=data["intake_questions"],
+                expected_version=data["version"],
+                by=by,
+            ),
+            on_stale=_OnStale(
+                reload=lambda: Network.objects.get(pk=site.network_id),
+                what=lambda saved: _("The settings of %(network)s") % {"network": saved.name},
+                rows=lambda saved: conflicts.compare(
+                    forms.NetworkSettingsForm(network=saved),
+                    form,
+                    names=("client_code_scheme", "intake_questions"),
+                ),
+                back_url=reverse("sites:settings", kwargs={"site": site.slug}),
+            ),
+            saved=lambda: _("The network settings are saved."),
+            then=lambda: redirect("sites:settings", site=site.slug),
+        )
+        if response is not None:
+            return response
     else:
         form = forms.NetworkSettingsForm(network=site.network)
     return render(
@@ -745,46 +759,41 @@ def staff_edit(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
         site_roles=actions.grantable_site_roles(by, site),
         network_roles=network_roles,
     )
-    if conflicts.reopening(request):
-        conflicts.reopened(request)
-    elif form.is_valid():
-        data = form.cleaned_data
-        try:
-            # One action for the whole page: a refusal of the roles undoes the name too.
-            actions.edit_staff_member(
-                user=member,
-                site=site,
-                display_name=data["display_name"],
-                site_roles=data["site_roles"],
-                network_roles=data.get("network_roles", []) if network_roles else None,
-                expected_version=data["version"],
-                by=by,
-            )
-        except versioning.StaleEdit as stale:
-            saved = access_staff_member(by, site, pk)
-            return _conflict(
-                request,
-                site,
-                stale,
-                saved,
-                _("The name and roles of %(name)s") % {"name": saved},
-                conflicts.compare(
-                    forms.StaffEditForm(
-                        site=site,
-                        member=saved,
-                        site_roles=actions.grantable_site_roles(by, site),
-                        network_roles=network_roles,
-                    ),
-                    form,
+    response = _save_edit(
+        request,
+        site,
+        form,
+        # One action for the whole page: a refusal of the roles undoes the name too.
+        lambda data: actions.edit_staff_member(
+            user=member,
+            site=site,
+            display_name=data["display_name"],
+            site_roles=data["site_roles"],
+            network_roles=data.get("network_roles", []) if network_roles else None,
+            expected_version=data["version"],
+            by=by,
+        ),
+        on_stale=_OnStale(
+            reload=lambda: access_staff_member(by, site, pk),
+            what=lambda saved: _("The name and roles of %(name)s") % {"name": saved},
+            rows=lambda saved: conflicts.compare(
+                forms.StaffEditForm(
+                    site=site,
+                    member=saved,
+                    site_roles=actions.grantable_site_roles(by, site),
+                    network_roles=network_roles,
                 ),
-                back_url=reverse("sites:staff", kwargs={"site": site.slug}),
-            )
-        except ActionRefused as error:
-            member.refresh_from_db()
-            forms.apply_refusal(form, error)
-        else:
-            messages.success(request, _("Changes for %(name)s are saved.") % {"name": member})
-            return redirect("sites:staff", site=site.slug)
+                form,
+            ),
+            back_url=reverse("sites:staff", kwargs={"site": site.slug}),
+        ),
+        saved=lambda: _("Changes for %(name)s are saved.") % {"name": member},
+        then=lambda: redirect("sites:staff", site=site.slug),
+    )
+    if response is not None:
+        return response
+    # Shown again: the page names the member as saved, not as a refused action left them.
+    member.refresh_from_db()
     return render(
         request, "sites/staff_edit.html", _staff_edit_context(request, site, member, form=form)
     )
