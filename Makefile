@@ -14,25 +14,30 @@ export SAFEROOM_DEBUG ?= 1
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml requirements/constraints.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]' -c requirements/constraints.txt
+# Exactly the locked files (hash-checked, pip and setuptools included), then saferoom itself
+# with nothing more, then a check that every requirement is met.
+$(STAMP): pyproject.toml requirements/constraints.txt requirements/hashes.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/hashes.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e '.[dev]'
+	$(BIN)/python -m pip check
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
 install: $(STAMP)
 
-## lock: pin the versions now installed (after a change to pyproject.toml) for every machine.
+## lock: pin the versions now installed (after a change to pyproject.toml, install the new
+## package into .venv first) for every machine, with the hash of every file (needs PyPI).
 lock:
-	$(BIN)/python -m pip freeze --exclude-editable | sed -n '/^[A-Za-z0-9]/p' > requirements/.pins
+	$(BIN)/python -m pip freeze --all --exclude-editable | sed -n '/^[A-Za-z0-9]/p' | grep -v '^wheel==' > requirements/.pins
 	{ sed -n '/^#/p' requirements/constraints.txt; cat requirements/.pins; } > requirements/constraints.txt.new
 	mv requirements/constraints.txt.new requirements/constraints.txt && rm requirements/.pins
+	$(BIN)/python requirements/hashes.py
 
 ## audit-deps: check the pinned versions against known vulnerabilities (needs the internet:
 ## pip-audit asks PyPI's vulnerability data). Not part of `make test`, which runs offline.
 audit-deps: install
 	$(BIN)/python -m pip install --quiet pip-audit
-	$(BIN)/pip-audit --strict --disable-pip --no-deps --requirement requirements/constraints.txt
+	$(BIN)/pip-audit --strict --disable-pip --require-hashes --requirement requirements/hashes.txt
 
 ## demo: set everything up (venv, database, demo network, one account per role) and serve.
 demo: install

@@ -1,6 +1,7 @@
 """Supply chain and configuration (checklist item 29): every dependency is pinned to one version
-that satisfies pyproject.toml, and the tests run on exactly those versions; secrets come from
-the environment (or files it names), never from the repository; DEBUG is off unless asked for.
+that satisfies pyproject.toml and installed only as a file whose hash was locked, and the tests
+run on exactly those versions; secrets come from the environment (or files it names), never
+from the repository; DEBUG is off unless asked for.
 
 Checking the pins against known vulnerabilities needs the internet (``make audit-deps`` runs
 pip-audit against PyPI's advisory data): a CI step where the internet is reachable, not part
@@ -23,6 +24,7 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(settings.PROJECT_DIR)
 CONSTRAINTS = ROOT / "requirements" / "constraints.txt"
+HASHES = ROOT / "requirements" / "hashes.txt"
 
 
 def pins() -> dict[str, str]:
@@ -73,13 +75,48 @@ def test_the_tests_run_on_the_pinned_versions():
     )
 
 
-def test_every_install_uses_the_pins():
+def hashed_pins() -> dict[str, tuple[str, list[str]]]:
+    """requirements/hashes.txt: name -> (version, its SHA-256 hashes)."""
+    text = HASHES.read_text(encoding="utf-8").replace("\\\n", " ")
+    found: dict[str, tuple[str, list[str]]] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        requirement, *options = line.split()
+        name, sep, exact = requirement.partition("==")
+        assert sep, f"not pinned to one version: {requirement!r}"
+        found[canonicalize_name(name)] = (
+            exact,
+            [o.removeprefix("--hash=sha256:") for o in options if o.startswith("--hash=")],
+        )
+    return found
+
+
+def test_every_pin_carries_the_hash_of_each_file_it_may_install():
+    hashed = hashed_pins()
+    assert {name: exact for name, (exact, _) in hashed.items()} == pins(), (
+        "requirements/hashes.txt is out of step with constraints.txt: run `make lock`"
+    )
+    for name, (_, sums) in hashed.items():
+        assert sums, f"{name} has no hash"
+        assert all(re.fullmatch(r"[0-9a-f]{64}", s) for s in sums), f"{name}: not SHA-256"
+
+
+def test_every_install_is_hash_checked_and_pulls_in_nothing_unpinned():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    installs = re.findall(r"pip install [^\n]*-e [^\n]*", makefile)
-    assert installs
-    assert all("-c requirements/constraints.txt" in line for line in installs)
+    installs = re.findall(r"pip install [^\n]*", makefile)
+    packages = [line for line in installs if "pip-audit" not in line]
+    assert packages
+    for line in packages:
+        hash_checked = "--require-hashes" in line and "-r requirements/hashes.txt" in line
+        assert hash_checked or "--no-deps" in line, line
+        assert "--upgrade" not in line, line
+    assert any("--require-hashes" in line for line in packages)
+    assert "pip check" in makefile
     assert re.search(r"^audit-deps:", makefile, re.MULTILINE)
     assert "pip-audit" in makefile
+    assert "requirements/hashes.py" in makefile  # `make lock` writes the hashes too
 
 
 def test_no_secret_is_kept_in_the_repository():
