@@ -17,6 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from saferoom.care.supplies.models import ServiceGiven, StockLevel, StockMovement
@@ -176,6 +177,26 @@ def in_stock(site: Site, item: CatalogueItem) -> int:
     return next(iter(value), 0)
 
 
+def _count_since(site: Site, item: CatalogueItem, at: datetime) -> StockMovement | None:
+    """The latest stock count made after ``at``, if any. A count is the truth about the shelf
+    when it was made: whatever left it, or never left it, before then is already in it. So a
+    give-out tapped on an offline tablet before a count, and sent after it, must not take the
+    item off the level a second time (nor may the reversal of a give-out counted since)."""
+    return (
+        StockMovement.objects.filter(
+            site=site, item=item, kind=StockMovement.Kind.COUNTED, at__gt=at
+        )
+        .order_by("-at", "-id")
+        .first()
+    )
+
+
+def _in_count_note(site: Site, count: StockMovement) -> str:
+    return _("Already in the stock count of %(when)s: the level is unchanged.") % {
+        "when": date_format(site.local(count.at), "SHORT_DATETIME_FORMAT")
+    }
+
+
 def _is_manager(user: User, site: Site) -> bool:
     return bool(roles_at(user, site) & MANAGING_ROLES)
 
@@ -246,7 +267,8 @@ def give_supply(
         n = _check_quantity(quantity, most=MAX_GIVE)
         recipient = _check_recipient(site, visit, client)
         level = _level(site, item)
-        if not _take(level, n):
+        counted = _count_since(site, item, at)
+        if counted is None and not _take(level, n):
             raise _not_enough(site, item, n, _quantity_now(level))
         movement = _write_movement(
             site=site,
@@ -263,12 +285,14 @@ def give_supply(
                 "visit": visit.pk if visit is not None else None,
                 "walk_in": visit is None,
                 **tap_time.received(tapped_at),
+                **({"in_count": counted.pk} if counted is not None else {}),
             },
             key=key,
             key_action="supply.give",
             details=details,
             visit=visit,
             client=recipient,
+            reason=_in_count_note(site, counted) if counted is not None else "",
         )
     return movement
 
@@ -308,7 +332,10 @@ def reverse_give_out(
         if StockMovement.objects.filter(reverses=movement).exists():
             raise ActionRefused(_("This give-out was already reversed."), code="already_reversed")
         level = _level(site, movement.item)
-        _put(level, -movement.quantity)
+        # Counted since the give-out: the count saw the item on the shelf, if it was there.
+        counted = _count_since(site, movement.item, movement.at)
+        if counted is None:
+            _put(level, -movement.quantity)
         reversal = _write_movement(
             site=site,
             item=movement.item,
@@ -322,6 +349,7 @@ def reverse_give_out(
                 "item": movement.item.code,
                 "quantity": -movement.quantity,
                 "of": movement.pk,
+                **({"in_count": counted.pk} if counted is not None else {}),
             },
             key=key,
             key_action="supply.reverse",

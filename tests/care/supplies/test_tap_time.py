@@ -162,3 +162,98 @@ def test_a_service_sent_late_keeps_its_time_and_a_replay_is_the_same_service(
 
     assert (first.status_code, again.status_code, future.status_code) == (200, 200, 422)
     assert list(ServiceGiven.objects.values_list("at", flat=True)) == [ago(15)]
+
+
+# --- A stock count between the tap and its arrival --------------------------------------------
+
+
+def count(site: Any, item: Any, n: int, by: Any, *, minutes_ago: float) -> StockMovement:
+    return actions.count_stock(
+        site=site, item=item, counted=n, by=by, idempotency_key=key(), at=ago(minutes_ago)
+    )
+
+
+def test_a_give_out_tapped_before_a_count_and_sent_after_it_leaves_the_level_as_counted(
+    as_nurse, site_a, visit, filters, stock, manager
+):
+    stock(site_a, filters, 10)
+    # Two filters left the shelf 30 minutes ago on a tablet with no network; the manager's
+    # count 10 minutes ago found the 8 that were there.
+    taken_at_count = count(site_a, filters, 8, manager, minutes_ago=10)
+
+    response = give(as_nurse, site_a, filters, 2, visit=visit, at=instant(ago(30)), **HTMX)
+
+    assert response.status_code == 200
+    assert actions.in_stock(site_a, filters) == 8
+    (movement,) = given()
+    assert (movement.quantity, movement.at, movement.balance_after) == (-2, ago(30), 8)
+    assert "stock count" in movement.reason
+    event = AuditEvent.objects.get(action="supply.given")
+    assert event.detail["in_count"] == taken_at_count.pk
+
+
+def test_a_give_out_of_the_last_one_counted_away_is_still_recorded(
+    as_nurse, site_a, visit, filters, stock, manager
+):
+    stock(site_a, filters, 1)
+    count(site_a, filters, 0, manager, minutes_ago=10)
+
+    response = give(as_nurse, site_a, filters, 1, visit=visit, at=instant(ago(30)), **HTMX)
+
+    assert response.status_code == 200
+    assert len(given()) == 1
+    assert actions.in_stock(site_a, filters) == 0
+
+
+def test_a_give_out_tapped_after_the_last_count_takes_from_the_level(
+    as_nurse, site_a, visit, filters, stock, manager
+):
+    stock(site_a, filters, 10)
+    count(site_a, filters, 9, manager, minutes_ago=40)
+
+    give(as_nurse, site_a, filters, 2, visit=visit, at=instant(ago(20)), **HTMX)
+
+    assert actions.in_stock(site_a, filters) == 7
+    (movement,) = given()
+    assert movement.reason == ""
+
+
+def test_reversing_a_give_out_counted_since_leaves_the_level_as_counted(
+    nurse, site_a, visit, filters, stock, manager
+):
+    stock(site_a, filters, 10)
+    wrong = actions.give_supply(
+        site=site_a,
+        item=filters,
+        quantity=2,
+        visit=visit,
+        by=nurse,
+        idempotency_key=key(),
+        at=ago(60),
+    )
+    # It was a mis-tap: the count found all ten still on the shelf.
+    count(site_a, filters, 10, manager, minutes_ago=30)
+
+    actions.reverse_give_out(movement=wrong, reason="Mis-tap", by=nurse, idempotency_key=key())
+
+    assert actions.in_stock(site_a, filters) == 10
+
+
+def test_reversing_a_give_out_not_counted_since_puts_it_back(
+    nurse, site_a, visit, filters, stock, manager
+):
+    stock(site_a, filters, 10)
+    count(site_a, filters, 10, manager, minutes_ago=90)
+    wrong = actions.give_supply(
+        site=site_a,
+        item=filters,
+        quantity=2,
+        visit=visit,
+        by=nurse,
+        idempotency_key=key(),
+        at=ago(60),
+    )
+
+    actions.reverse_give_out(movement=wrong, reason="Mis-tap", by=nurse, idempotency_key=key())
+
+    assert actions.in_stock(site_a, filters) == 10
