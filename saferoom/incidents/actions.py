@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from saferoom.core import audit, versioning
+from saferoom.core import audit, tap_time, versioning
 from saferoom.core.errors import ActionRefused
 from saferoom.core.idempotency import parse_key, remember, replayed
 from saferoom.core.models import User
@@ -442,9 +442,15 @@ def record_intervention(
     by: User,
     idempotency_key: Any,
     at: datetime | None = None,
+    tapped_at: datetime | None = None,
     **values: Any,
 ) -> Intervention:
     """One tap on the emergency screen: what was done (or seen), now (or ``at``), by whom.
+
+    ``tapped_at``: the time a device gives (an offline tap sent later, or "when, if not now"),
+    believed only within ``tap_time``'s bounds, so that a tap sent again after its idempotency
+    key was forgotten is refused, never recorded twice. ``at`` is for trusted callers (the API's
+    incident reports, the simulation), bounded by the incident alone.
 
     ``values``: ``naloxone_mg`` and ``naloxone_route`` for naloxone, ``oxygen_l_min`` for
     oxygen, ``breathing_rate``/``spo2``/``avpu`` for an observation, ``note`` for any."""
@@ -458,6 +464,8 @@ def record_intervention(
             return Intervention.objects.get(pk=existing)
         current = _fresh(incident)
         _not_closed(current)
+        if tapped_at is not None:
+            moment = tap_time.checked(tapped_at, site=current.site, now=now)
         _within_incident(current, moment, now)
         _check_order(current.site, [*_steps(current), Step(None, kind, moment)])
         step = Intervention.objects.create(
@@ -477,6 +485,7 @@ def record_intervention(
                 "kind": kind,
                 **{k: str(v) for k, v in clean.items() if k != "note"},
                 "with_note": "note" in clean,
+                **tap_time.received(tapped_at),
             },
         )
     return step

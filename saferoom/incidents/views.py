@@ -307,7 +307,7 @@ def tap(request: HttpRequest, site: Site, pk: int) -> HttpResponse:
             kind=data["kind"],
             by=_user(request),
             idempotency_key=data["idempotency_key"],
-            at=data["at"],
+            tapped_at=data["at"],
             **form.values(),
         )
     except ActionRefused as error:

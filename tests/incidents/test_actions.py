@@ -11,6 +11,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from saferoom.core import idempotency
 from saferoom.core.errors import ActionRefused
 from saferoom.incidents import actions
 from saferoom.incidents.models import Incident, Intervention
@@ -391,3 +392,43 @@ def test_a_bad_idempotency_key_is_refused(overdose, nurse):
         )
     assert refused.value.code == "bad_key"
     assert uuid.UUID(key())
+
+
+def test_a_tap_sent_again_after_its_key_was_forgotten_is_refused_not_recorded_twice(
+    overdose, nurse, afternoon
+):
+    # A tablet's outbox sends a tap made at the onset; the answer is lost, so it keeps it.
+    tapped = overdose.onset_at + dt.timedelta(minutes=1)
+    first = key()
+    afternoon.shift(dt.timedelta(minutes=5))
+    actions.record_intervention(
+        incident=overdose, kind="stimulation", by=nurse, idempotency_key=first, tapped_at=tapped
+    )
+    # Three days later the keys of that afternoon are forgotten, and the tablet sends it again.
+    afternoon.shift(dt.timedelta(hours=72))
+    assert idempotency.purge_expired() >= 1
+
+    with pytest.raises(ActionRefused) as refusal:
+        actions.record_intervention(
+            incident=overdose,
+            kind="stimulation",
+            by=nurse,
+            idempotency_key=first,
+            tapped_at=tapped,
+        )
+
+    assert refusal.value.code == "too_old"
+    assert Intervention.objects.count() == 1
+
+
+def test_a_late_tap_within_two_days_is_recorded_at_the_time_of_the_tap(overdose, nurse, afternoon):
+    tapped = overdose.onset_at + dt.timedelta(minutes=1)
+    afternoon.shift(dt.timedelta(hours=21))
+
+    step = actions.record_intervention(
+        incident=overdose, kind="stimulation", by=nurse, idempotency_key=key(), tapped_at=tapped
+    )
+
+    assert step.at == tapped
+    assert step.recorded_at >= tapped + dt.timedelta(hours=20)
+    assert audits("incident.intervention") == 1
