@@ -8,6 +8,7 @@ it creates and then calls :func:`remember`. The same key with different details 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import uuid
 from datetime import timedelta
@@ -16,16 +17,34 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 from saferoom.core.errors import ActionRefused
 from saferoom.core.models import IdempotencyKey, User
 
+_SALT = "saferoom.core.idempotency.fingerprint"
 
-def fingerprint(details: dict[str, Any]) -> str:
-    """A stable hash of what was submitted (never stored in clear: it may hold attributes)."""
-    canonical = json.dumps(details, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+
+def _canonical(details: dict[str, Any]) -> str:
+    return json.dumps(details, sort_keys=True, default=str, separators=(",", ":"))
+
+
+def fingerprint(details: dict[str, Any], *, secret: str | bytes | None = None) -> str:
+    """A stable, keyed hash of what was submitted. Details may hold a note or a keyed client
+    hash, so the fingerprint is an HMAC under the secret key: someone who reads the table
+    cannot test guesses of what was written."""
+    return salted_hmac(_SALT, _canonical(details), secret=secret, algorithm="sha256").hexdigest()
+
+
+def _same_details(stored: str, details: dict[str, Any]) -> bool:
+    """``stored`` is the fingerprint of ``details`` under the secret key, one it replaced
+    (``SECRET_KEY_FALLBACKS``), or, for a key remembered before fingerprints were keyed (kept
+    no longer than the keys are), the plain SHA-256 they used to be."""
+    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    candidates = [fingerprint(details, secret=secret) for secret in secrets]
+    candidates.append(hashlib.sha256(_canonical(details).encode()).hexdigest())
+    return any(hmac.compare_digest(stored, candidate) for candidate in candidates)
 
 
 def parse_key(value: object) -> uuid.UUID:
@@ -42,7 +61,7 @@ def replayed(*, key: uuid.UUID, by: User, action: str, details: dict[str, Any]) 
     existing = IdempotencyKey.objects.filter(user=by, key=key).first()
     if existing is None:
         return None
-    if existing.action != action or existing.fingerprint != fingerprint(details):
+    if existing.action != action or not _same_details(existing.fingerprint, details):
         raise ActionRefused(
             _(
                 "This form was already sent with different details. "

@@ -8,6 +8,7 @@ state machine (Hypothesis) that interleaves new records, replays and forged repl
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import uuid
 from typing import Any
@@ -28,7 +29,9 @@ from hypothesis.stateful import (
 
 from saferoom.care.supplies.models import StockMovement
 from saferoom.clients.models import Client
-from saferoom.core.models import AuditEvent
+from saferoom.core import idempotency
+from saferoom.core.errors import ActionRefused
+from saferoom.core.models import AuditEvent, IdempotencyKey
 from saferoom.floor.models import Visit
 from saferoom.incidents.models import Incident, Intervention
 from saferoom.sites.models import Site
@@ -231,3 +234,52 @@ def test_replayed_and_reused_keys_never_make_a_second_record(
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         ),
     )
+
+
+# --- The fingerprint of what was sent -------------------------------------------------------
+
+
+def test_a_fingerprint_cannot_be_tested_against_guesses_without_the_secret_key(
+    settings: Any,
+):
+    details = {"site": 1, "note": "left by the back door"}
+    keyed = idempotency.fingerprint(details)
+
+    assert keyed != hashlib.sha256(json.dumps(details, sort_keys=True).encode()).hexdigest()
+    assert keyed != idempotency.fingerprint(details, secret="another secret key " * 3)
+    settings.SECRET_KEY = "a different secret key for this deployment " * 2
+    assert idempotency.fingerprint(details) != keyed
+
+
+def test_a_replay_is_still_known_after_the_secret_key_is_rotated(as_desk, site_a, settings):
+    url, first, _other = anonymous_checkin(site_a)
+    assert as_desk.post(url, first).status_code in (200, 302)
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "the secret key after a rotation, long enough to pass " * 2
+
+    again = as_desk.post(url, first)
+
+    assert again.status_code in (200, 302)
+    assert REUSED not in again.content.decode()
+    assert Visit.objects.count() == 1
+
+
+def test_a_key_remembered_before_fingerprints_were_keyed_still_answers_its_replay(
+    as_desk, site_a, desk
+):
+    url, first, _other = anonymous_checkin(site_a)
+    assert as_desk.post(url, first).status_code in (200, 302)
+    visit = Visit.objects.get()
+    details = {"visit": visit.pk, "what": "a check-in"}
+    key = uuid.uuid4()
+    idempotency.remember(key=key, by=desk, action="test.replay", details=details, obj=visit)
+    plain = json.dumps(details, sort_keys=True, default=str, separators=(",", ":"))
+    IdempotencyKey.objects.filter(key=key).update(
+        fingerprint=hashlib.sha256(plain.encode()).hexdigest()
+    )
+
+    assert idempotency.replayed(key=key, by=desk, action="test.replay", details=details) == visit.pk
+    with pytest.raises(ActionRefused):
+        idempotency.replayed(
+            key=key, by=desk, action="test.replay", details={**details, "what": "other"}
+        )
