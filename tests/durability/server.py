@@ -49,8 +49,9 @@ def prepare(db: Scratch) -> dict[str, str]:
 
 
 class Server:
-    def __init__(self, db: Scratch, log: Path) -> None:
+    def __init__(self, db: Scratch, log: Path, app: str = "saferoom.wsgi") -> None:
         self.db = db
+        self.app = app  # the WSGI module gunicorn serves
         self.port = free_port()
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
@@ -62,7 +63,7 @@ class Server:
                     SAFEROOM[0],
                     "-m",
                     "gunicorn",
-                    "saferoom.wsgi",
+                    self.app,
                     f"--bind=127.0.0.1:{self.port}",
                     f"--workers={WORKERS}",
                     "--timeout=30",
