@@ -155,15 +155,16 @@ def apply_retention_schedule(now: datetime) -> JobResult:
         with transaction.atomic():
             claim = JobRun.objects.create(job=RETENTION, site_id=0, period_end=day, ran_at=now)
             done = retention.apply(now)
-            total = done.clients + done.incidents + done.audit_events
+            total = done.clients + done.incidents + done.referrals + done.audit_events
             JobRun.objects.filter(pk=claim.pk).update(count=total)
     except IntegrityError:
         return JobResult("apply_retention_schedule", 0, "records past retention (done today)")
     return JobResult(
         "apply_retention_schedule",
-        done.clients + done.incidents + done.audit_events,
+        done.clients + done.incidents + done.referrals + done.audit_events,
         f"records past retention ({done.clients} clients pseudonymised, {done.incidents} "
-        f"incidents anonymised, {done.audit_events} audit events pruned)",
+        f"incidents anonymised, {done.referrals} referrals anonymised, {done.audit_events} "
+        "audit events pruned)",
     )
 
 

@@ -3,9 +3,12 @@
 Nothing here changes what the reports count: visits, sessions, incidents and their times,
 kinds and outcomes, referrals and their statuses, a client's gender and year of birth all stay.
 What goes is what could identify a person or is free text: the consented identity records, the
-keyed hash of a client's code-scheme attributes, notes. Clinical records are never deleted: after
-their period they are anonymised (their free text cleared). Audit events past their period are
-removed oldest first behind a sealed checkpoint, so the hash chain still verifies.
+keyed hash of a client's code-scheme attributes, notes and reasons. Clinical records are never
+deleted: after their period they are anonymised (their free text cleared; a reason the database
+requires is replaced by :data:`REMOVED`), and stamped ``anonymised_at`` so the next run passes
+them by (sealed text cannot be compared with what the job wrote). Audit events past their
+period are removed oldest first behind a sealed checkpoint, so the hash chain still verifies.
+The audit events hold no free text to clear: actions keep it on their own records.
 
 Like ``core.jobs`` this reaches up to the apps whose records it keeps, importing them inside the
 job so that ``core`` still loads first. Periods may be changed per deployment with the setting
@@ -19,7 +22,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -27,6 +30,11 @@ from saferoom.core import audit, audit_chain
 from saferoom.core.models import AuditCheckpoint, AuditEvent
 
 YEAR = timedelta(days=365)
+# What replaces a reason the database refuses to leave empty (an amendment always says why):
+# the record still shows that a reason was given, and that the schedule removed it.
+REMOVED = "(removed under the retention schedule)"
+# Records anonymised per run at most (one transaction, one audit event); the rest the next day.
+BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -46,17 +54,19 @@ SCHEDULE: dict[str, Rule] = {
             "client",
             8,
             2,
-            "8 years after the client's last visit: identity records deleted, the attribute "
-            "hash removed (they can no longer be found by their details), notes cleared. Code, "
-            "gender, year of birth and every visit stay, so the figures do not change.",
+            "8 years after the client's last visit: identity records (and who opened them, "
+            "why) deleted, the attribute hash removed (they can no longer be found by their "
+            "details), notes and reasons about them cleared. Code, gender, year of birth and "
+            "every visit stay, so the figures do not change.",
         ),
         Rule(
             "clinical",
             8,
             8,
-            "8 years after the incident: free text (where exactly, the manager's review, "
-            "intervention notes) cleared; times, kinds, outcomes and the hospital a transfer "
-            "went to kept. Never deleted.",
+            "8 years after the incident (or the referral): free text (where exactly, the "
+            "manager's review, the outcome's reason, intervention notes, incident notes and "
+            "debriefs, follow-up notes, the reasons for corrections) cleared; times, kinds, "
+            "outcomes, statuses and the hospital a transfer went to kept. Never deleted.",
         ),
         Rule(
             "audit",
@@ -83,13 +93,14 @@ def cutoff(record: str, now: datetime) -> datetime:
 class RetentionResult:
     clients: int
     incidents: int
+    referrals: int
     audit_events: int
 
 
 def pseudonymise_inactive_clients(now: datetime) -> int:
     """Clients with no visit (nor registration) since the cutoff lose what could identify them."""
     from saferoom.care.referrals.models import FollowUp, IdentityRecord
-    from saferoom.clients.models import Ban, Client, Intake
+    from saferoom.clients.models import Ban, Client, ClientMerge, Intake
 
     before = cutoff("client", now)
     stale = (
@@ -104,11 +115,14 @@ def pseudonymise_inactive_clients(now: datetime) -> int:
             identity_records = records.count()
             for record in records:
                 record.referrals.clear()
+            # Who opened them and why (IdentityOpening) goes with them, by cascade.
             records.delete()
             Client.objects.filter(pk=client.pk).update(linkage_hash="")
             Intake.objects.filter(client=client).update(residence_area="")
             Ban.objects.filter(client=client).update(note="", lift_reason="")
             FollowUp.objects.filter(referral__client=client).update(note="")
+            # Why a code was merged into theirs ("same scar on the left hand") identifies them.
+            ClientMerge.objects.filter(kept=client).update(reason="")
             audit.record(
                 action="retention.client_pseudonymised",
                 by=None,
@@ -121,24 +135,67 @@ def pseudonymise_inactive_clients(now: datetime) -> int:
 
 
 def anonymise_old_clinical_records(now: datetime) -> int:
-    """Incidents past the clinical period keep their facts and lose their free text."""
-    from saferoom.incidents.models import Incident, Intervention
-
-    old = Incident.objects.filter(onset_at__lt=cutoff("clinical", now)).filter(
-        ~Q(location_detail="")
-        | ~Q(review_note="")
-        | Q(pk__in=Intervention.objects.exclude(note="").values("incident_id"))
+    """Incidents past the clinical period keep their facts and lose their free text: where
+    exactly, the review, the outcome's reason, intervention notes, notes and debriefs, and the
+    reasons of their corrections (replaced by :data:`REMOVED`)."""
+    from saferoom.incidents.models import (
+        Incident,
+        IncidentAmendment,
+        IncidentNote,
+        Intervention,
+        InterventionAmendment,
+        OutcomeAmendment,
     )
-    ids = list(old.values_list("pk", flat=True)[:5000])
+
+    ids = list(
+        Incident.objects.filter(onset_at__lt=cutoff("clinical", now), anonymised_at__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:BATCH]
+    )
     if not ids:
         return 0
     with transaction.atomic():
-        Intervention.objects.filter(incident_id__in=ids).update(note="")
-        Incident.objects.filter(pk__in=ids).update(location_detail="", review_note="")
+        Intervention.objects.filter(incident_id__in=ids).exclude(note="").update(note="")
+        InterventionAmendment.objects.filter(intervention__incident_id__in=ids).update(
+            reason=REMOVED
+        )
+        IncidentAmendment.objects.filter(incident_id__in=ids).update(reason=REMOVED)
+        OutcomeAmendment.objects.filter(incident_id__in=ids).update(reason=REMOVED)
+        IncidentNote.objects.filter(incident_id__in=ids).update(text=REMOVED)
+        Incident.objects.filter(pk__in=ids).update(
+            location_detail="", review_note="", outcome_reason="", anonymised_at=now
+        )
         audit.record(
             action="retention.incidents_anonymised",
             by=None,
             detail={"incidents": len(ids), "years": years("clinical")},
+            at=now,
+        )
+    return len(ids)
+
+
+def anonymise_old_referrals(now: datetime) -> int:
+    """Referrals made before the clinical period keep their facts (where to, urgency, status,
+    dates) and lose their free text: follow-up notes, and the reasons of their corrections
+    (replaced by :data:`REMOVED`). A referral of an anonymous visit is covered too: it has no
+    client for the client rule to reach."""
+    from saferoom.care.referrals.models import FollowUp, Referral, ReferralAmendment
+
+    ids = list(
+        Referral.objects.filter(made_at__lt=cutoff("clinical", now), anonymised_at__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:BATCH]
+    )
+    if not ids:
+        return 0
+    with transaction.atomic():
+        FollowUp.objects.filter(referral_id__in=ids).exclude(note="").update(note="")
+        ReferralAmendment.objects.filter(referral_id__in=ids).update(reason=REMOVED)
+        Referral.objects.filter(pk__in=ids).update(anonymised_at=now)
+        audit.record(
+            action="retention.referrals_anonymised",
+            by=None,
+            detail={"referrals": len(ids), "years": years("clinical")},
             at=now,
         )
     return len(ids)
@@ -187,5 +244,6 @@ def apply(now: datetime | None = None) -> RetentionResult:
     return RetentionResult(
         clients=pseudonymise_inactive_clients(now),
         incidents=anonymise_old_clinical_records(now),
+        referrals=anonymise_old_referrals(now),
         audit_events=prune_audit_log(now),
     )

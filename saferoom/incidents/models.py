@@ -127,6 +127,9 @@ class Incident(models.Model):
     # Corrections are version-checked (saferoom.core.versioning). The kind and the outcome
     # move it too; taps on the timeline, notes and the review do not.
     version = version_field()
+    # When the retention schedule cleared its free text (saferoom.core.retention): the job
+    # picks incidents by this, as sealed text cannot be compared with what it wrote.
+    anonymised_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "incidents_incident"

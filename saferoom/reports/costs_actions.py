@@ -211,7 +211,8 @@ def record_operating_cost(
                     "was": str(previous.amount),
                     "was_currency": previous.currency,
                     "corrects": previous.pk,
-                    "reason": why,
+                    # The reason is on the entry (the costs page shows it), never in the trail.
+                    "reason_given": True,
                 }
             )
         audit.record(

@@ -639,7 +639,9 @@ def _may_work_space(by: User | None, site: Site) -> bool:
 def set_out_of_service(
     *, space: Space, reason: str, by: User | None, at: datetime | None = None
 ) -> Space:
-    """Take a space off the board until it is returned to service; ``reason`` says why."""
+    """Take a space off the board until it is returned to service; ``reason`` says why. The
+    reason is shown on the space until it is back, and is never copied into the audit trail
+    (staff may write anything there; the trail can never be corrected or erased)."""
     _require(
         _may_work_space(by, space.site),
         _("Only staff of this site can take its spaces out of service."),
@@ -660,7 +662,7 @@ def set_out_of_service(
             by=by,
             obj=locked,
             site=space.site,
-            detail={"reason": reason},
+            detail={"reason_given": True},
             at=at,
         )
     space.out_of_service, space.out_of_service_reason = True, reason
@@ -678,7 +680,6 @@ def return_to_service(*, space: Space, by: User | None, at: datetime | None = No
             raise ActionRefused(
                 _("%(name)s is already in service.") % {"name": locked.name}, code="already_in"
             )
-        reason = locked.out_of_service_reason
         locked.out_of_service = False
         locked.out_of_service_reason = ""
         locked.save(update_fields=["out_of_service", "out_of_service_reason"])
@@ -687,7 +688,6 @@ def return_to_service(*, space: Space, by: User | None, at: datetime | None = No
             by=by,
             obj=locked,
             site=space.site,
-            detail={"was_out_because": reason},
             at=at,
         )
     space.out_of_service, space.out_of_service_reason = False, ""

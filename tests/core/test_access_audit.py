@@ -21,6 +21,7 @@ from saferoom.incidents import actions as incident_actions
 from tests.access_table import ACCESS_TABLE, build_samples
 from tests.clients.conftest import NDTMS, find_url, register_via_http
 from tests.conftest import login
+from tests.core.free_text_actions import FREE_TEXT_ACTIONS, Scene
 
 pytestmark = pytest.mark.django_db
 
@@ -144,10 +145,11 @@ SECRETS = [
 
 
 def test_no_log_line_holds_a_clients_details_their_code_a_note_or_a_password(
-    caplog, site_a, desk, nurse
+    caplog, network, site_a, desk, nurse, manager, admin
 ):
     """A busy evening at full log detail: a failed login, a registration and a search by
-    details, a check-in, an emergency with a note, a crash on a client's page. Every line
+    details, a check-in, an emergency with a note, a crash on a client's page, and every
+    action that takes typed text (tests/core/free_text_actions.py) given the note. Every line
     logged, formatted as production formats it, holds none of it."""
     caplog.set_level(logging.DEBUG)
     HttpClient().post(reverse("login"), {"username": "dana.desk", "password": SECRETS[2]})
@@ -169,6 +171,11 @@ def test_no_log_line_holds_a_clients_details_their_code_a_note_or_a_password(
     )
     assert response.status_code in (200, 302)
     as_nurse.get(reverse("incidents:detail", kwargs={"site": site_a.slug, "pk": incident.pk}))
+    scene = Scene(
+        network=network, site=site_a, desk=desk, nurse=nurse, manager=manager, admin=admin
+    )
+    for drive in FREE_TEXT_ACTIONS.values():
+        drive(scene, SECRETS[3])
     logging.getLogger("saferoom.test").exception(
         "A crash", exc_info=RuntimeError(f"{client.display_code} {SECRETS[3]}")
     )

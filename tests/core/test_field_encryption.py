@@ -70,7 +70,10 @@ SEALED = {
     "incidents.InterventionAmendment.reason",
     "incidents.OutcomeAmendment.reason",
     "referrals.FollowUp.note",
+    "referrals.IdentityAccessGrant.reason",
+    "referrals.IdentityOpening.note",
     "referrals.IdentityRecord.details_json",
+    "referrals.ReferralAmendment.reason",
 }
 
 
@@ -227,7 +230,7 @@ def free_text(site_a: Site, network: Any, desk: User, nurse: User, manager: User
         idempotency_key=key(),
         client=client,
     )
-    referral_actions.record_identity(
+    identity = referral_actions.record_identity(
         referral=referral,
         details=IdentityDetails(full_name=text("Full Name")),
         consent_scope="referrals",
@@ -243,6 +246,24 @@ def free_text(site_a: Site, network: Any, desk: User, nurse: User, manager: User
         by=desk,
         idempotency_key=key(),
         expected_version=version_of(referral),
+    )
+    referral_actions.amend_referral(
+        referral=referral,
+        urgency="urgent",
+        reason=text("they said they are sleeping out"),
+        by=manager,
+        idempotency_key=key(),
+        expected_version=version_of(referral),
+    )
+    referral_actions.grant_identity_access(
+        site=site_a,
+        user=desk,
+        reason=text("covers the Friday housing referrals"),
+        by=manager,
+        idempotency_key=key(),
+    )
+    referral_actions.open_identity_record(
+        record=identity, reason="other", note=text("housing lost the form"), by=manager
     )
     return {"incident": incident, "client": client, "van": van, "disclosure": disclosure}
 

@@ -39,6 +39,7 @@ DELETABLE = {
     "supplies.StockLevel": "a running total, derived from the stock movements that are kept",
     "referrals.IdentityRecord": "the retention schedule deletes identity details on time",
     "referrals.IdentityAccessGrant": "a time-limited permission, not a record of care",
+    "referrals.IdentityOpening": "who opened an identity record and why goes with the record",
 }
 
 

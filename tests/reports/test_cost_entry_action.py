@@ -99,7 +99,10 @@ def test_a_correction_needs_a_reason_and_keeps_the_earlier_entry(site_a, manager
     event = AuditEvent.objects.get(action="operating_cost.corrected")
     assert event.detail["was"] == "42000.00"
     assert event.detail["amount"] == "45000.00"
-    assert event.detail["reason"] == "Rent was left out"
+    assert event.detail["corrects"] == first.pk
+    assert event.detail["reason_given"] is True
+    assert corrected.reason == "Rent was left out"
+    assert "Rent was left out" not in str(event.detail)
     march = next(m for m in months_with_costs(site_a) if m.code == "2026-03")
     assert march.current == corrected
     assert march.earlier == (first,)

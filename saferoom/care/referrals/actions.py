@@ -2,7 +2,9 @@
 consented identity record with who may open it. Each runs in one transaction with its audit
 event; creates are idempotent; a refusal raises ActionRefused and changes nothing.
 
-Identity details never reach an audit event, a log line, an error message or a URL."""
+Identity details never reach an audit event, a log line, an error message or a URL; nor does
+any reason or note staff type: it is kept, encrypted, on its own record (the amendment, the
+grant, the opening), which the audit event names."""
 
 from __future__ import annotations
 
@@ -15,7 +17,6 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from saferoom.care.referrals.models import (
     FOLLOW_UP_DAYS,
@@ -23,6 +24,7 @@ from saferoom.care.referrals.models import (
     FollowUp,
     IdentityAccessGrant,
     IdentityDetails,
+    IdentityOpening,
     IdentityRecord,
     Referral,
     ReferralAmendment,
@@ -392,9 +394,10 @@ def amend_referral(
             obj=locked,
             site=site,
             at=at,
+            # The reason is kept on the amendment (encrypted), never in the audit trail.
             detail={
                 "changes": changes,
-                "reason": why,
+                "reason_given": True,
                 "amendment": amendment.pk,
                 "version": locked.version,
             },
@@ -645,12 +648,7 @@ def link_identity(
     return record
 
 
-OPENING_REASONS = {
-    "referral": gettext_lazy("To make or send the referral"),
-    "follow_up": gettext_lazy("To follow up the referral"),
-    "update": gettext_lazy("The person asked to check or update their details"),
-    "other": gettext_lazy("Other (say why)"),
-}
+OPENING_REASONS = dict(IdentityOpening.Reason.choices)
 
 
 def open_identity_record(
@@ -662,8 +660,9 @@ def open_identity_record(
     role: str = "",
     at: datetime | None = None,
 ) -> IdentityDetails | None:
-    """Decrypt an identity record for a named person who says why; audited. None when consent
-    was withdrawn (the details are erased). Anyone else is refused, and that is audited too."""
+    """Decrypt an identity record for a named person who says why; the opening is kept (with the
+    reason in their words, encrypted) and audited. None when consent was withdrawn (the details
+    are erased). Anyone else is refused, and that is audited too."""
     at = at or timezone.now()
     site = record.site
     _require_named(by, site, record, "open", role)
@@ -679,6 +678,9 @@ def open_identity_record(
         )
     details = IdentityDetails.from_json(record.details_json) if record.consented else None
     with transaction.atomic():
+        opening = IdentityOpening.objects.create(
+            record=record, at=at, by=by, reason=reason, note=note
+        )
         audit.record(
             action="identity.opened",
             by=by,
@@ -686,7 +688,13 @@ def open_identity_record(
             site=site,
             role=role,
             at=at,
-            detail={"reason": reason, "note": note, "erased": details is None},
+            # The reason's code only: the words stay on the opening, encrypted.
+            detail={
+                "reason": reason,
+                "opening": opening.pk,
+                "note_given": bool(note),
+                "erased": details is None,
+            },
         )
     return details
 
@@ -793,9 +801,10 @@ def grant_identity_access(
             obj=grant,
             site=site,
             at=at,
+            # The reason stays on the grant (encrypted), never in the audit trail.
             detail={
                 "user": user.get_username(),
-                "reason": why,
+                "reason_given": True,
                 "expires": expires_at.isoformat() if expires_at else None,
             },
         )

@@ -75,6 +75,9 @@ class Referral(models.Model):
     )
     # Follow-ups and corrections are version-checked (saferoom.core.versioning).
     version = version_field()
+    # When the retention schedule cleared its free text (saferoom.core.retention): the job
+    # picks referrals by this, as sealed text cannot be compared with what it wrote.
+    anonymised_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "referrals_referral"
@@ -168,7 +171,8 @@ class ReferralAmendment(models.Model):
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     # {"field": [old shown value, new shown value]}
     changes = models.JSONField()
-    reason = models.CharField(_("why"), max_length=200)
+    # Encrypted at rest, and kept here only: the audit event names the amendment, not the text.
+    reason = SealedTextField(_("why"), max_length=200)
 
     class Meta:
         db_table = "referrals_amendment"
@@ -271,7 +275,8 @@ class IdentityAccessGrant(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="identity_grants"
     )
-    reason = models.CharField(_("why they need it"), max_length=200)
+    # Encrypted at rest, and kept here only: the audit event says that one was given.
+    reason = SealedTextField(_("why they need it"), max_length=200)
     granted_at = models.DateTimeField()
     granted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -304,3 +309,41 @@ class IdentityAccessGrant(models.Model):
 
     def audit_label(self) -> str:
         return f"identity access of {self.user.get_username()}"
+
+
+class IdentityOpening(models.Model):
+    """One opening of an identity record: who, when, and why (a reason from the list, and in
+    their own words when it is "other"). The words are kept here, encrypted, and nowhere else:
+    the audit event names this row. They go with the record when the retention schedule
+    deletes it."""
+
+    class Reason(models.TextChoices):
+        REFERRAL = "referral", _("To make or send the referral")
+        FOLLOW_UP = "follow_up", _("To follow up the referral")
+        UPDATE = "update", _("The person asked to check or update their details")
+        OTHER = "other", _("Other (say why)")
+
+    record = models.ForeignKey(IdentityRecord, on_delete=models.CASCADE, related_name="openings")
+    at = models.DateTimeField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(_("why"), max_length=10, choices=Reason.choices)
+    note = SealedTextField(_("why, in their words"), max_length=200, blank=True)
+
+    class Meta:
+        db_table = "referrals_identityopening"
+        ordering = ["at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reason__in=["referral", "follow_up", "update", "other"]),
+                name="identity_opening_reason_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(reason="other") | ~Q(note=""), name="identity_opening_other_says_why"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"identity opening {self.pk}"
+
+    def audit_label(self) -> str:
+        return f"opening {self.pk} of identity record {self.record_id}"

@@ -30,8 +30,12 @@ def test_a_wrong_target_is_corrected_with_its_history(referral, manager, site_a)
     assert referral.target.code == "mental_health"
     assert referral.category == "mental_health"
     assert amendment.changes == {"target": ["Housing options team", "Mental health team"]}
+    assert amendment.reason == "Chose the wrong service by mistake"
     event = AuditEvent.objects.get(action="referral.amended")
-    assert event.detail["reason"] == "Chose the wrong service by mistake"
+    # The trail names the amendment that holds the reason, never the reason itself.
+    assert event.detail["amendment"] == amendment.pk
+    assert event.detail["reason_given"] is True
+    assert "Chose the wrong service" not in str(event.detail)
 
 
 def test_a_status_recorded_wrongly_is_reopened(referral, desk, manager):

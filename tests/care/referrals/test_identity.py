@@ -19,7 +19,12 @@ from django.test import override_settings
 from django.urls import reverse
 
 from saferoom.care.referrals import actions
-from saferoom.care.referrals.models import IdentityAccessGrant, IdentityDetails, IdentityRecord
+from saferoom.care.referrals.models import (
+    IdentityAccessGrant,
+    IdentityDetails,
+    IdentityOpening,
+    IdentityRecord,
+)
 from saferoom.core import crypto
 from saferoom.core.errors import ActionRefused
 from saferoom.core.models import AuditEvent
@@ -162,17 +167,32 @@ def test_rotation_stops_with_a_clear_message_when_a_key_is_missing(identity):
 # --- who may open it -------------------------------------------------------------------------
 
 
-def test_opening_is_audited_with_the_reason_and_without_the_content(identity, manager):
+def test_opening_is_kept_with_its_reason_and_audited_without_the_content(identity, manager):
     open_as(identity, manager, reason="other", note="Housing team lost the form")
+    opening = IdentityOpening.objects.get()
+    assert (opening.record, opening.by, opening.reason) == (identity, manager, "other")
+    assert opening.note == "Housing team lost the form"
     event = AuditEvent.objects.get(action="identity.opened")
     assert event.actor_id == manager.pk
     assert event.object_id == str(identity.pk)
+    # The reason's code, and the opening that keeps the words: never the words themselves.
     assert event.detail == {
         "reason": "other",
-        "note": "Housing team lost the form",
+        "opening": opening.pk,
+        "note_given": True,
         "erased": False,
     }
+    assert "Housing team" not in repr(event.detail)
     assert_no_secret(repr(event.detail) + event.object_label)
+
+
+def test_the_database_refuses_an_other_reason_without_words(identity, manager):
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        IdentityOpening.objects.create(
+            record=identity, at=dt.datetime.now(dt.UTC), by=manager, reason="other", note=""
+        )
 
 
 def test_a_network_administrator_may_open_it(identity, admin):
@@ -287,6 +307,7 @@ def test_opening_needs_a_reason(identity, manager):
     with pytest.raises(ActionRefused):
         open_as(identity, manager, reason="other", note="  ")
     assert not AuditEvent.objects.filter(action="identity.opened").exists()
+    assert not IdentityOpening.objects.exists()
 
 
 # --- consent ---------------------------------------------------------------------------------
