@@ -108,6 +108,32 @@ def _text(value: str, *, field: str) -> str:
     return cleaned
 
 
+# ``record_operating_cost(corrects=...)`` not given: no check of what the person saw (the
+# simulation, imports, tests of other rules).
+UNCHECKED = object()
+
+
+def _changed_meanwhile(site: Site, month: date, now: OperatingCost | None) -> ActionRefused:
+    if now is None:
+        message = _(
+            "The cost you were correcting for %(month)s is no longer entered. Nothing was saved: "
+            "check the month and enter it again."
+        ) % {"month": month_name(month)}
+    else:
+        message = _(
+            "%(month)s now has %(amount)s %(currency)s entered, saved by %(who)s on %(when)s, "
+            "which this form did not show. Nothing was saved: check the cost shown above and "
+            "save your entry again if it is still needed."
+        ) % {
+            "month": month_name(month),
+            "amount": f"{now.amount:,}",
+            "currency": now.currency,
+            "who": now.entered_by,
+            "when": date_format(site.local(now.entered_at), "j M Y H:i"),
+        }
+    return ActionRefused(message, code="changed_meanwhile")
+
+
 def latest_for(site: Site, month: date) -> OperatingCost | None:
     """The entry that is the month's cost now (its latest)."""
     return (
@@ -129,9 +155,14 @@ def record_operating_cost(
     key: Any,
     by: User,
     at: datetime | None = None,
+    corrects: int | object | None = UNCHECKED,
 ) -> OperatingCost:
     """Enter the operating cost of ``site`` for ``month``, or correct it (a later entry; the
-    reason is required). Months up to next month may be entered (a budget set in advance)."""
+    reason is required). Months up to next month may be entered (a budget set in advance).
+
+    ``corrects``: the id of the entry the person saw when they opened the form (None: they saw
+    none). If someone has saved another since, nothing is saved and the refusal says what is
+    entered now, so that a correction never silently replaces one its author has not seen."""
     at = at or timezone.now()
     idempotency_key = parse_key(key)
     details = {
@@ -174,6 +205,8 @@ def record_operating_cost(
         # they made its first entry.
         list(Site.objects.select_for_update().filter(pk=site.pk).values_list("pk"))
         previous = latest_for(site, first)
+        if corrects is not UNCHECKED and (previous.pk if previous else None) != corrects:
+            raise _changed_meanwhile(site, first, previous)
         if previous is not None:
             if not why:
                 raise ActionRefused(

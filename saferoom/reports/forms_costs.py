@@ -53,6 +53,9 @@ class OperatingCostForm(IdempotentForm):
         help_text=_("For example: staff, rent, utilities; not the drug checking pilot. No names."),
         error_messages={"max_length": _("Keep it under 200 characters.")},
     )
+    # The id of the entry shown when the form was opened (empty: none was), so that a
+    # correction saved meanwhile by someone else is not silently replaced.
+    corrects = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
     reason = forms.CharField(
         label=_("Why are you correcting it?"),
         max_length=MAX_TEXT_LENGTH,

@@ -79,12 +79,17 @@ def enter(request: HttpRequest, site: Site) -> HttpResponse:
                     reason=data["reason"],
                     key=data["idempotency_key"],
                     by=_user(request),
+                    corrects=data["corrects"],
                 )
             except ActionRefused as refused:
                 if refused.code in form.fields:
                     form.add_error(refused.code, refused.message)
                 else:
                     refusal = refused.message
+                if refused.code == "changed_meanwhile":
+                    # Shown again with what is entered now, which this person had not seen.
+                    month = data["month"]
+                    current = costs_actions.latest_for(site, month)
             else:
                 messages.success(
                     request,

@@ -5,6 +5,7 @@ worker of another site is told the pages do not exist (404)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -79,7 +80,7 @@ def test_the_list_shows_months_not_entered_with_a_way_to_enter_them(as_manager, 
 
 
 def test_a_correction_without_a_reason_is_refused_and_changes_nothing(as_manager, march_entered):
-    response = as_manager.post(ENTER, form(amount="45000"))
+    response = as_manager.post(ENTER, form(amount="45000", corrects=str(march_entered.pk)))
 
     assert response.status_code == 200
     assert "March 2026 already has a cost entered. Say why you are correcting it." in (
@@ -93,13 +94,64 @@ def test_a_correction_with_a_reason_is_kept_with_its_history(as_manager, march_e
     assert "Correct the operating cost of March 2026" in start
     assert 'value="42000.00"' in start  # starts from the current cost
 
-    response = as_manager.post(ENTER, form(amount="45000", reason="Rent was left out"))
+    assert f'name="corrects" value="{march_entered.pk}"' in start
+    response = as_manager.post(
+        ENTER, form(amount="45000", reason="Rent was left out", corrects=str(march_entered.pk))
+    )
     assert response.status_code == 302
     page = as_manager.get(LIST).content.decode()
     assert "45000.00 GBP" in page
     assert "1 earlier entry" in page
     assert "42000.00 GBP, entered" in page
     assert "Rent was left out" in page
+
+
+def hidden_corrects(page: str) -> str:
+    found = re.search(r'name="corrects" value="([0-9]*)"', page)
+    assert found is not None
+    return found.group(1)
+
+
+def test_a_correction_saved_meanwhile_is_not_silently_replaced(
+    as_manager, march_entered, site_a, admin
+):
+    opened = as_manager.get(ENTER, {"month": "2026-03"}).content.decode()
+    # While the form is open, a colleague corrects March.
+    meanwhile = record_operating_cost(
+        site=site_a,
+        month="2026-03",
+        amount="43000",
+        reason="Cleaning contract",
+        key=uuid.uuid4(),
+        by=admin,
+    )
+
+    response = as_manager.post(
+        ENTER, form(amount="45000", reason="Rent was left out", corrects=hidden_corrects(opened))
+    )
+
+    page = response.content.decode()
+    assert "March 2026 now has 43,000.00 GBP entered" in page
+    assert "Nothing was saved" in page
+    assert OperatingCost.objects.count() == 2
+    # The page now shows the colleague's entry; saved again from it, the correction goes in.
+    assert hidden_corrects(page) == str(meanwhile.pk)
+    again = as_manager.post(
+        ENTER, form(amount="45000", reason="Rent was left out", corrects=hidden_corrects(page))
+    )
+    assert again.status_code == 302
+    assert OperatingCost.objects.count() == 3
+
+
+def test_a_first_entry_for_a_month_someone_has_just_entered_is_refused(as_manager, site_a, admin):
+    opened = as_manager.get(ENTER, {"month": "2026-03"}).content.decode()
+    assert hidden_corrects(opened) == ""
+    record_operating_cost(site=site_a, month="2026-03", amount="42000", key=uuid.uuid4(), by=admin)
+
+    response = as_manager.post(ENTER, form(amount="41000", corrects=""))
+
+    assert "March 2026 now has 42,000.00 GBP entered" in response.content.decode()
+    assert OperatingCost.objects.count() == 1
 
 
 @pytest.mark.parametrize(
