@@ -89,6 +89,28 @@ SECRET_KEY = _secret("SAFEROOM_SECRET_KEY", min_length=50)
 # The key of the keyed hash that links a returning client to their code-scheme attributes.
 # It is never stored in the database, so a database dump cannot be matched against guesses.
 LINKAGE_KEY = _secret("SAFEROOM_LINKAGE_KEY", min_length=32)
+
+
+def _linkage_key_layers(first: str, *, min_length: int) -> list[str]:
+    """Later keys wrapped around the linkage hashes (``saferoom rotate-linkage-key``), in the
+    order they were added, the newest last; separated by commas or new lines. None by default,
+    in development too: the linkage key alone."""
+    name = "SAFEROOM_LINKAGE_KEY_LAYERS"
+    layers = env_str(name).replace(",", " ").split()
+    for number, key in enumerate(layers, start=1):
+        which = f"{name}: key {number} (layer {number + 1})"
+        if len(key) < min_length:
+            raise ImproperlyConfigured(f"{which} must be at least {min_length} characters long.")
+        if key in (first, *layers[: number - 1]):
+            raise ImproperlyConfigured(
+                f"{which} repeats an earlier key; each layer needs a new random key."
+            )
+    return layers
+
+
+# Each layer re-keys every stored linkage hash, so that an old key alone matches nothing
+# (clients.codes.linkage_hashes). Never remove or reorder one: hashes under it stop matching.
+LINKAGE_KEY_LAYERS = _linkage_key_layers(LINKAGE_KEY, min_length=32)
 # The key of the audit log's HMAC hash chain (saferoom.core.audit_chain). Kept out of the
 # database and its backups, so that whoever can write to the database cannot forge the chain.
 AUDIT_KEY = _secret("SAFEROOM_AUDIT_KEY", min_length=32)

@@ -73,10 +73,21 @@ def _canonical(network: Network, attrs: SchemeAttributes, *, today: date) -> str
         raise ActionRefused(str(error), code="bad_attributes") from None
 
 
-def attributes_hash(*, network: Network, attrs: SchemeAttributes, today: date) -> str:
-    """The keyed hash of the attributes under the network's scheme (CodeError if unusable)."""
+def attributes_hashes(*, network: Network, attrs: SchemeAttributes, today: date) -> list[str]:
+    """The keyed hash of the attributes under the network's scheme, at every depth of the
+    linkage key (``codes.linkage_hashes``; CodeError if the attributes are unusable)."""
     text = codes.canonical(network.client_code_scheme, attrs, today=today)
-    return codes.linkage_hash(network.pk, network.client_code_scheme, text)
+    return codes.linkage_hashes(network.pk, network.client_code_scheme, text)
+
+
+def _stored_as_any_of(chains: list[list[str]]) -> Q:
+    """Clients whose stored hash is one of these (``codes.linkage_hashes``) at the depth the
+    client's hash has: during a key rotation some hashes have one layer fewer than others."""
+    matches = Q()
+    for depth in range(1, len(chains[0]) + 1):
+        digests = [chain[depth - 1] for chain in chains]
+        matches |= Q(linkage_layers=depth, linkage_hash__in=digests)
+    return matches
 
 
 def _resolved_unique(clients: list[Client]) -> list[Client]:
@@ -105,9 +116,9 @@ def find_by_attributes(
     """Clients whose attributes hash exactly to these, following merges (CodeError if the
     attributes are incomplete or implausible)."""
     today = today or timezone.localdate()
-    digest = attributes_hash(network=network, attrs=attrs, today=today)
+    chain = attributes_hashes(network=network, attrs=attrs, today=today)
     matches = Client.objects.select_related("registered_site").filter(
-        network=network, linkage_hash=digest
+        _stored_as_any_of([chain]), network=network
     )
     return _resolved_unique(list(matches.order_by("registered_at", "pk")))
 
@@ -116,17 +127,18 @@ def duplicate_candidates(*, network: Network, attrs: SchemeAttributes, today: da
     """Registered clients whose attributes match exactly, or match a likely mistyping of them
     (initials swapped, day and month swapped, year of birth one out). Exact matches first."""
     scheme = network.client_code_scheme
-    own = attributes_hash(network=network, attrs=attrs, today=today)
+    own = attributes_hashes(network=network, attrs=attrs, today=today)
     variants = [
-        codes.linkage_hash(network.pk, scheme, text)
+        codes.linkage_hashes(network.pk, scheme, text)
         for text in codes.likely_variants(scheme, attrs, today=today)
     ]
     matches = list(
         Client.objects.select_related("registered_site")
-        .filter(network=network, linkage_hash__in=[own, *variants])
+        .filter(_stored_as_any_of([own, *variants]), network=network)
         .order_by("registered_at", "pk")
     )
-    matches.sort(key=lambda c: c.linkage_hash != own)
+    exact = set(enumerate(own, start=1))
+    matches.sort(key=lambda c: (c.linkage_layers, c.linkage_hash) not in exact)
     return _resolved_unique(matches)
 
 
@@ -224,7 +236,9 @@ def register_client(
     scheme = network.client_code_scheme
     today = _local_today(site, at)
     text = _canonical(network, attrs, today=today)
-    digest = codes.linkage_hash(network.pk, scheme, text)
+    # Only the hash under every configured key is kept, here and in the idempotency fingerprint.
+    chain = codes.linkage_hashes(network.pk, scheme, text)
+    digest = chain[-1]
     _check_gender(gender)
     year_of_birth = codes.year_of_birth(scheme, attrs)
     if year_of_birth is not None:
@@ -260,6 +274,7 @@ def register_client(
             network=network,
             scheme=scheme,
             digest=digest,
+            layers=len(chain),
             gender=gender,
             year_of_birth=year_of_birth,
             site=site,
@@ -292,6 +307,7 @@ def _create_with_fresh_code(
     network: Network,
     scheme: str,
     digest: str,
+    layers: int,
     gender: str,
     year_of_birth: int | None,
     site: Site,
@@ -310,6 +326,7 @@ def _create_with_fresh_code(
                     network=network,
                     display_code=code,
                     linkage_hash=digest,
+                    linkage_layers=layers,
                     scheme=scheme,
                     gender=gender,
                     year_of_birth=year_of_birth,

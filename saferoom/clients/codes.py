@@ -2,8 +2,9 @@
 code-scheme attributes to find a returning client who has lost their card.
 
 The attributes themselves (initials, date of birth, chosen name) are normalised, hashed with
-SAFEROOM_LINKAGE_KEY and discarded: the database never holds them, and without the key the
-hashes cannot be matched against guesses (security-reliability.md §3).
+SAFEROOM_LINKAGE_KEY (and re-keyed under each later layer, ADR 3) and discarded: the database
+never holds them, and without the keys the hashes cannot be matched against guesses
+(security-reliability.md §3).
 """
 
 from __future__ import annotations
@@ -158,10 +159,37 @@ def check_birth_year(year: int, *, today: date) -> None:
         )
 
 
-def linkage_hash(network_id: int, scheme: str, text: str) -> str:
-    """HMAC-SHA256 of the canonical attributes under the linkage key, which is never stored."""
+def linkage_keys() -> list[str]:
+    """SAFEROOM_LINKAGE_KEY, then each later layer (SAFEROOM_LINKAGE_KEY_LAYERS) in order."""
+    return [settings.LINKAGE_KEY, *settings.LINKAGE_KEY_LAYERS]
+
+
+def linkage_depth() -> int:
+    """How many keys a hash is layered under when stored now."""
+    return 1 + len(settings.LINKAGE_KEY_LAYERS)
+
+
+def wrap_linkage_hash(digest: str, *, layer: int) -> str:
+    """A hash of ``layer - 1`` layers re-keyed under the key of ``layer`` (2 or more): what
+    ``saferoom rotate-linkage-key`` does to a stored hash, without the attributes."""
+    key = linkage_keys()[layer - 1]
+    return hmac.new(key.encode(), f"v{layer}|{digest}".encode(), sha256).hexdigest()
+
+
+def linkage_hashes(network_id: int, scheme: str, text: str) -> list[str]:
+    """The hash of the canonical attributes at every depth: HMAC-SHA256 under the linkage key,
+    then that hash re-keyed under each later layer in turn. A client stored with ``n`` layers
+    holds the ``n``-th, so one with only an old key can test no guess against a re-keyed hash."""
     message = f"v1|{network_id}|{scheme}|{text}".encode()
-    return hmac.new(settings.LINKAGE_KEY.encode(), message, sha256).hexdigest()
+    digests = [hmac.new(settings.LINKAGE_KEY.encode(), message, sha256).hexdigest()]
+    for layer in range(2, linkage_depth() + 1):
+        digests.append(wrap_linkage_hash(digests[-1], layer=layer))
+    return digests
+
+
+def linkage_hash(network_id: int, scheme: str, text: str) -> str:
+    """The keyed hash a registration stores: under every configured key, none of them stored."""
+    return linkage_hashes(network_id, scheme, text)[-1]
 
 
 def likely_variants(scheme: str, attrs: SchemeAttributes, *, today: date) -> list[str]:

@@ -87,6 +87,10 @@ class Client(models.Model):
     display_code = models.CharField(_("client code"), max_length=7)
     # HMAC of the normalised code-scheme attributes (clients.codes.linkage_hash).
     linkage_hash = models.CharField(max_length=64, db_index=True)
+    # How many keys the hash is layered under: 1 is SAFEROOM_LINKAGE_KEY alone, and
+    # ``saferoom rotate-linkage-key`` adds the later ones. Look-ups match each row at its own
+    # depth, so clients are found while a rotation is under way.
+    linkage_layers = models.PositiveSmallIntegerField(default=1, db_default=1)
     scheme = models.CharField(max_length=30, choices=ClientCodeScheme.choices)
     gender = models.CharField(_("gender"), max_length=12, choices=Gender.choices)
     year_of_birth = models.PositiveSmallIntegerField(_("year of birth"), null=True, blank=True)
@@ -118,6 +122,9 @@ class Client(models.Model):
                 condition=Q(year_of_birth__isnull=True)
                 | (Q(year_of_birth__gte=1900) & Q(year_of_birth__lte=2100)),
                 name="client_year_of_birth_plausible",
+            ),
+            models.CheckConstraint(
+                condition=Q(linkage_layers__gte=1), name="client_linkage_layers_at_least_one"
             ),
         ]
 

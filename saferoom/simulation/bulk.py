@@ -21,7 +21,6 @@ SAFEROOM_DEBUG=1).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import time
@@ -36,6 +35,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from saferoom.clients.codes import linkage_hashes
 from saferoom.clients.models import Client
 from saferoom.core.roles import Role
 from saferoom.simulation import bulk_process, engine
@@ -55,8 +55,9 @@ from saferoom.sites.models import CatalogueItem, Site, catalogue_for
 VISITS_PER_WRITE = 40_000
 
 CLIENT_COLUMNS = (
-    "id", "network_id", "display_code", "linkage_hash", "scheme", "gender", "year_of_birth",
-    "registered_at", "registered_site_id", "registered_by_id", "merged_into_id", "merged_at",
+    "id", "network_id", "display_code", "linkage_hash", "linkage_layers", "scheme", "gender",
+    "year_of_birth", "registered_at", "registered_site_id", "registered_by_id",
+    "merged_into_id", "merged_at",
 )  # fmt: skip
 VISIT_COLUMNS = (
     "id", "site_id", "client_id", "anonymous", "arrived_at", "state", "planned_route",
@@ -427,13 +428,12 @@ class SiteWriter:
     def client(self, person: int, traits: engine.Traits, at: datetime) -> int:
         pk = self.ids["client"].take()
         self.people[person] = pk
-        digest = hashlib.sha256(f"bulk:{self.site.network_id}:{pk}".encode()).hexdigest()
         self.rows.clients.append(
             (
                 pk,
                 self.site.network_id,
                 unique_display_code(pk, self.taken_codes),
-                digest,
+                *self.linkage(pk),
                 self.scheme,
                 traits.gender,
                 traits.birth_year,
@@ -446,6 +446,12 @@ class SiteWriter:
         )
         self.summary.clients += 1
         return pk
+
+    def linkage(self, pk: int) -> tuple[str, int]:
+        """A linkage hash and its layers as the desk stores them (under every configured key),
+        of a text no code scheme's attributes normalise to: bulk clients have no attributes."""
+        chain = linkage_hashes(self.site.network_id, self.scheme, f"bulk|{pk}")
+        return chain[-1], len(chain)
 
     def session(
         self, event: engine.SessionStarted, visit: list[Any], items: list[int]

@@ -1,11 +1,14 @@
 """A database dump must not hold the initials, date of birth or chosen name a client gave at
-the desk: not in the client rows, the audit trail, idempotency keys, sessions or messages."""
+the desk: not in the client rows, the audit trail, idempotency keys, sessions or messages; nor,
+after a rotation of the linkage key, a hash that an old key alone could reproduce."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client as HttpClient
 
@@ -98,6 +101,24 @@ def test_a_database_dump_holds_none_of_the_details_a_client_gave(as_desk, site_a
     # The dump really does hold the registrations: the test would see a leak.
     for client in Client.objects.all():
         assert client.display_code in dump
+        assert client.linkage_hash in dump
+
+
+def test_a_dump_after_a_linkage_key_rotation_holds_neither_the_details_nor_the_old_hashes(
+    as_desk, site_a, settings
+):
+    settings.LINKAGE_KEY_LAYERS = []
+    _desk_session(as_desk, ClientCodeScheme.INITIALS_DOB_SEX, NDTMS, site_a)
+    under_the_first_key_alone = {
+        *Client.objects.values_list("linkage_hash", flat=True),
+        *IdempotencyKey.objects.values_list("fingerprint", flat=True),
+    }
+    settings.LINKAGE_KEY_LAYERS = ["second-layer-key-" + "2" * 24]
+    call_command("rotate_linkage_key", stdout=io.StringIO())
+    dump = _dump()
+    for forbidden in [*FORBIDDEN_EVERYWHERE, "QZ", *under_the_first_key_alone]:
+        assert forbidden not in dump, forbidden
+    for client in Client.objects.all():
         assert client.linkage_hash in dump
 
 
