@@ -127,9 +127,10 @@ def rekey(*, size: int = BATCH) -> Rekeyed:
 def _rekey_registration_fingerprints(clients: list[Client], *, layer: int) -> int:
     """The idempotency fingerprint of a recent registration hashes the client's linkage hash,
     gender and year of birth (keyed with the secret key): with the secret key and an older
-    linkage key it could be matched against guesses until it expires. Re-key it too. A replay of the registration
-    from before the rotation is then refused as sent with different details, as it would be
-    anyway (its hash has fewer layers), rather than registering the client twice."""
+    linkage key it could be matched against guesses until it expires. Re-key it too. A replay
+    of the registration from before the rotation is then refused as sent with different
+    details, as it would be anyway (its hash has fewer layers), rather than registering the
+    client twice."""
     keys = list(
         IdempotencyKey.objects.select_for_update()
         .filter(
