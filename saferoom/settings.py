@@ -114,6 +114,10 @@ LINKAGE_KEY_LAYERS = _linkage_key_layers(LINKAGE_KEY, min_length=32)
 # The key of the audit log's HMAC hash chain (saferoom.core.audit_chain). Kept out of the
 # database and its backups, so that whoever can write to the database cannot forge the chain.
 AUDIT_KEY = _secret("SAFEROOM_AUDIT_KEY", min_length=32)
+# Where the worker appends an anchor of the audit chain (its head) every ten minutes, against a
+# rollback of the log (saferoom.core.audit_anchor); empty: only the log line. Ship it off the
+# machine: an intruder on the database server must not be able to change it.
+AUDIT_ANCHOR_FILE = env_str("SAFEROOM_AUDIT_ANCHOR_FILE")
 
 
 def _field_keys() -> list[str]:
@@ -466,6 +470,9 @@ LOGGING = {
     "loggers": {
         # Django's request logger would print the URL and, for errors, local variables.
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        # The audit chain's anchors (saferoom.core.audit_anchor) are shipped off the machine
+        # from the log, so they are written whatever SAFEROOM_LOG_LEVEL says.
+        "saferoom.audit.anchor": {"level": "INFO"},
     },
 }
 

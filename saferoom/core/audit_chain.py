@@ -7,8 +7,14 @@ every write transaction already holds the database's write lock from ``BEGIN IMM
 two writers never chain onto the same event. :func:`verify` walks the chain; ``saferoom
 audit_verify`` (or ``audit-verify``) prints what it finds, and the restore drill calls it.
 
-Database triggers (migration ``core.0004``) refuse UPDATE and DELETE on the events, except the
+Database triggers (migration ``core.0005``) refuse UPDATE and DELETE on the events, except the
 deletion of events the retention job has covered with a sealed :class:`AuditCheckpoint`.
+
+The head (last event's id and hash, events appended) carries a seal of its own, an HMAC with the
+same key, rewritten by every append in the same UPDATE: whoever gets past the triggers cannot
+cut events off the end and point the head at the new last event. Putting back an older head with
+its genuine seal (a rollback) is caught by the anchors written outside the database
+(``saferoom.core.audit_anchor``).
 """
 
 from __future__ import annotations
@@ -110,12 +116,28 @@ def checkpoint_seal(
     return hmac.new(_key(), message, hashlib.sha256).hexdigest()
 
 
+def head_seal(*, last_id: int, last_hash: str, appended: int) -> str:
+    """The chain head's HMAC over its three values, so that the head cannot be moved (events cut
+    off the end) by anyone without the key."""
+    message = b"\x1e".join(
+        [VERSION, b"head", str(last_id).encode(), last_hash.encode(), str(appended).encode()]
+    )
+    return hmac.new(_key(), message, hashlib.sha256).hexdigest()
+
+
+def head_is_sealed(head: AuditChainHead) -> bool:
+    expected = head_seal(last_id=head.last_id, last_hash=head.last_hash, appended=head.appended)
+    return hmac.compare_digest(expected, head.seal)
+
+
 def _locked_head() -> AuditChainHead:
     """The chain head, locked until the transaction ends. It is made on first use (a fresh or
     flushed database); two first writers racing on PostgreSQL meet at the primary key."""
     head = AuditChainHead.objects.select_for_update().filter(pk=HEAD_PK).first()
     if head is None:
-        AuditChainHead.objects.get_or_create(pk=HEAD_PK)
+        AuditChainHead.objects.get_or_create(
+            pk=HEAD_PK, defaults={"seal": head_seal(last_id=0, last_hash="", appended=0)}
+        )
         head = AuditChainHead.objects.select_for_update().get(pk=HEAD_PK)
     return head
 
@@ -128,8 +150,12 @@ def append(values: dict[str, Any]) -> AuditEvent:
         event = AuditEvent(**values, prev_hash=head.last_hash)
         event.row_hash = row_hash(head.last_hash, values)
         event.save(force_insert=True)
+        appended = head.appended + 1
         AuditChainHead.objects.filter(pk=HEAD_PK).update(
-            last_id=event.pk, last_hash=event.row_hash, appended=head.appended + 1
+            last_id=event.pk,
+            last_hash=event.row_hash,
+            appended=appended,
+            seal=head_seal(last_id=event.pk, last_hash=event.row_hash, appended=appended),
         )
     return event
 
@@ -154,7 +180,8 @@ def verify(*, chunk_size: int = 2000) -> VerifyResult:
     """Walk the chain from the latest checkpoint (or the first event) to the head; stop at the
     first event whose HMAC does not match its fields (edited, or inserted without the key), or
     whose prev_hash is not the previous event's hash (an event removed or inserted before it),
-    and finally check that the head points at the last event (events removed from the end)."""
+    and finally check that the head is genuine (its seal) and points at the last event (events
+    removed from the end)."""
     checkpoint = AuditCheckpoint.objects.order_by("-through_id").first()
     expected_prev = ""
     start_after = 0
@@ -211,9 +238,26 @@ def verify(*, chunk_size: int = 2000) -> VerifyResult:
         checked += 1
 
     head = AuditChainHead.objects.filter(pk=HEAD_PK).first()
+    last_id = previous_id if checked else (through or 0)
+    if head is None and (checked or through):
+        return VerifyResult(
+            False,
+            checked,
+            "The chain head is missing: the end of the log was altered.",
+            last_id,
+            through,
+        )
+    if head is not None and not head_is_sealed(head):
+        return VerifyResult(
+            False,
+            checked,
+            "The chain head's seal does not match: the end of the log was altered (the head "
+            f"says the log ends at event {head.last_id}).",
+            head.last_id,
+            through,
+        )
     head_id = head.last_id if head is not None else 0
     head_hash = head.last_hash if head is not None else ""
-    last_id = previous_id if checked else (through or 0)
     if checked and (head_id != last_id or head_hash != expected_prev):
         return VerifyResult(
             False,

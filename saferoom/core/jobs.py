@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import import_module
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -28,6 +29,10 @@ logger = logging.getLogger("saferoom.worker")
 
 CLOSE_OPEN_VISITS = "close_open_visits"
 RETENTION = "retention"
+AUDIT_ANCHOR = "audit_anchor"
+# How often the audit chain is anchored outside the database: a rollback of the log can only
+# hide what was written since the last anchor. Every ten minutes is 144 lines a day.
+AUDIT_ANCHOR_EVERY = timedelta(minutes=10)
 # How far back the worker looks for closings it has not handled (a worker that was down for a
 # while still closes each missed period at its own closing time).
 CLOSING_LOOKBACK = timedelta(days=2)
@@ -168,12 +173,56 @@ def apply_retention_schedule(now: datetime) -> JobResult:
     )
 
 
+def anchor_audit_chain(now: datetime) -> JobResult:
+    """Every ten minutes, write the audit chain's head outside the database (a log line and,
+    with SAFEROOM_AUDIT_ANCHOR_FILE, a line of that file), so that ``saferoom audit-verify
+    --anchor`` can tell if the log was rolled back (``saferoom.core.audit_anchor``).
+
+    One row (``JobRun``, site 0) holds the last period anchored; moving it on with a conditional
+    UPDATE is the claim, so several workers write one anchor a period. The anchor is written
+    inside that transaction: if the file cannot be written, the claim is undone and the next
+    pass tries again."""
+    from saferoom.core import audit_anchor
+
+    period = now - (now - datetime.fromtimestamp(0, UTC)) % AUDIT_ANCHOR_EVERY
+    done = JobResult("anchor_audit_chain", 0, "audit chain anchors written (done this period)")
+    try:
+        with transaction.atomic():
+            claimed = JobRun.objects.filter(
+                job=AUDIT_ANCHOR, site_id=0, period_end__lt=period
+            ).update(period_end=period, ran_at=now)
+            if not claimed:
+                if JobRun.objects.filter(job=AUDIT_ANCHOR, site_id=0).exists():
+                    return done
+                JobRun.objects.create(job=AUDIT_ANCHOR, site_id=0, period_end=period, ran_at=now)
+            try:
+                anchor = audit_anchor.current(now)
+            except audit_anchor.AnchorError as error:
+                audit_anchor.logger.error("%s No anchor written.", error)
+                return JobResult(
+                    "anchor_audit_chain",
+                    0,
+                    "audit chain anchors written (FAILED: the chain head's seal does not match)",
+                )
+            if anchor is None:
+                return JobResult(
+                    "anchor_audit_chain", 0, "audit chain anchors written (the log is empty)"
+                )
+            path = settings.AUDIT_ANCHOR_FILE
+            audit_anchor.write(anchor, Path(path) if path else None)
+    except IntegrityError:
+        return done  # another worker made the row first
+    return JobResult("anchor_audit_chain", 1, f"audit chain anchor written (event {anchor.event})")
+
+
 JOBS: tuple[Callable[[datetime], JobResult], ...] = (
     escalate_overdue_checks,
     purge_idempotency_keys,
     clear_expired_sessions,
     close_visits_after_closing,
     apply_retention_schedule,
+    # After retention: its audit event is in the anchor.
+    anchor_audit_chain,
     # Last: it sees the visits the jobs above closed.
     build_report_rollups,
 )

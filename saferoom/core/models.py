@@ -72,11 +72,13 @@ class AuditEvent(models.Model):
 class AuditChainHead(models.Model):
     """The end of the audit hash chain: one row, locked by every append so that two writers
     never chain onto the same event, and read by ``audit_verify`` so that events cut off the
-    end of the chain are noticed."""
+    end of the chain are noticed. Its seal (an HMAC with the audit key, rewritten by every
+    append) means that nobody without the key can move it back to hide the events they cut."""
 
     last_id = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, blank=True)
     appended = models.BigIntegerField(default=0)
+    seal = models.CharField(max_length=64, blank=True)
 
     class Meta:
         db_table = "core_auditchainhead"

@@ -1,6 +1,7 @@
 """The audit log is append-only and tamper-evident: database triggers refuse UPDATE and DELETE
 on SQLite and PostgreSQL, and the HMAC hash chain shows where an event was edited, removed or
-inserted by someone who got past the triggers (raw SQL with the triggers lifted)."""
+inserted by someone who got past the triggers (raw SQL with the triggers lifted), and the sealed
+chain head shows events cut off the end. (A rollback to an older sealed head: test_audit_anchor.)"""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from django.apps import apps as global_apps
 from django.core.management import call_command
 from django.db import DatabaseError, connection, connections, transaction
+from django.db.models import F
 from django.test import override_settings
 from django.utils import timezone
 
@@ -185,6 +187,78 @@ def test_events_removed_from_the_end_are_found(manager):
     assert f"should end at event {events[4].pk}" in result.problem
 
 
+def cut_off_the_end(events: list[AuditEvent], *, keep: int) -> None:
+    """Delete the newest events and point the head at the new last one, as an intruder would:
+    its row hash is there to read, and so is the count."""
+    last = events[keep - 1]
+    with tampering():
+        raw("DELETE FROM core_auditevent WHERE id > %s", [last.pk])
+        AuditChainHead.objects.update(
+            last_id=last.pk, last_hash=last.row_hash, appended=F("appended") - (len(events) - keep)
+        )
+
+
+def test_events_cut_off_the_end_with_the_head_moved_back_are_found(manager):
+    events = write_events(manager, 5)
+    cut_off_the_end(events, keep=3)
+    result = audit_chain.verify()
+    assert not result.ok
+    assert result.checked == 3
+    assert result.first_bad_id == events[2].pk
+    assert "The chain head's seal does not match: the end of the log was altered" in (
+        result.problem
+    )
+
+
+def test_a_head_sealed_without_the_audit_key_is_found(manager):
+    events = write_events(manager, 5)
+    cut_off_the_end(events, keep=3)
+    head = AuditChainHead.objects.get()
+    with override_settings(AUDIT_KEY="intruder-" * 5):
+        forged = audit_chain.head_seal(
+            last_id=head.last_id, last_hash=head.last_hash, appended=head.appended
+        )
+    AuditChainHead.objects.update(seal=forged)
+    result = audit_chain.verify()
+    assert not result.ok
+    assert "seal does not match" in result.problem
+
+
+def test_a_head_with_its_seal_wiped_is_found(manager):
+    write_events(manager, 2)
+    AuditChainHead.objects.update(seal="")
+    assert "seal does not match" in audit_chain.verify().problem
+
+
+def test_a_removed_head_is_found_when_the_log_has_events(manager):
+    write_events(manager, 2)
+    AuditChainHead.objects.all().delete()
+    result = audit_chain.verify()
+    assert not result.ok
+    assert "The chain head is missing" in result.problem
+
+
+def test_every_append_seals_the_head_it_moves(manager):
+    for _ in range(3):
+        event = write_events(manager, 1)[0]
+        head = AuditChainHead.objects.get()
+        assert (head.last_id, head.last_hash) == (event.pk, event.row_hash)
+        assert head.seal == audit_chain.head_seal(
+            last_id=event.pk, last_hash=event.row_hash, appended=head.appended
+        )
+    assert audit_chain.verify().ok
+
+
+def test_audit_verify_says_the_end_of_the_log_was_altered(manager):
+    events = write_events(manager, 4)
+    cut_off_the_end(events, keep=2)
+    err = StringIO()
+    with pytest.raises(SystemExit) as exit_:
+        call_command("audit_verify", stderr=err)
+    assert exit_.value.code == 1
+    assert "the end of the log was altered" in err.getvalue()
+
+
 def test_the_first_event_removed_is_found(manager):
     events = write_events(manager, 3)
     with tampering():
@@ -269,22 +343,33 @@ def test_audit_verify_names_the_broken_event_and_fails(manager):
 # --- the data migration ----------------------------------------------------------------------
 
 
-def test_the_migration_chains_events_written_before_the_chain(manager):
+def test_the_migrations_chain_and_seal_events_written_before_the_chain(manager):
     from importlib import import_module
 
-    migration = import_module("saferoom.core.migrations.0004_chain_existing_audit_events")
+    chain = import_module("saferoom.core.migrations.0004_chain_existing_audit_events")
+    seal = import_module("saferoom.core.migrations.0009_seal_the_audit_chain_head")
     write_events(manager, 4)
     with tampering():
         raw("UPDATE core_auditevent SET prev_hash = '', row_hash = ''")
         AuditChainHead.objects.all().delete()
     assert not audit_chain.verify().ok
     with tampering():  # the triggers come in the next migration
-        migration.chain_existing(global_apps, None)
+        chain.chain_existing(global_apps, None)
+    assert "seal" in audit_chain.verify().problem  # the head has no seal before 0009
+    seal.seal_head(global_apps, None)
     result = audit_chain.verify()
     assert result.ok, result.problem
     assert result.checked == 4
     audit.record(action="auth.logout", by=manager)
     assert audit_chain.verify().checked == 5
+
+
+def test_a_new_database_starts_with_a_sealed_empty_head():
+    """Migration 0004 makes the head of an empty log; 0009 seals it."""
+    head = AuditChainHead.objects.get()
+    assert (head.last_id, head.last_hash, head.appended) == (0, "", 0)
+    assert audit_chain.head_is_sealed(head)
+    assert audit_chain.verify().ok
 
 
 # --- two writers ---------------------------------------------------------------------------
