@@ -338,6 +338,18 @@ OTP_TOTP_ISSUER = env_str("SAFEROOM_TWO_FACTOR_ISSUER", "saferoom")
 # same cool-off as a password.
 PIN_FAILURE_LIMIT = env_int("SAFEROOM_PIN_FAILURE_LIMIT", 5)
 PIN_MIN_LENGTH = 6
+# Enrolled tablets (saferoom.accounts.tablets, ADR 14): desk and floor staff without an
+# authenticator app log in, and switch user by PIN, only on a tablet a manager enrolled for a site
+# where they work. Off means a password alone lets them in anywhere, as before ADR 14.
+ENROLLED_TABLETS_REQUIRED = env_bool("SAFEROOM_ENROLLED_TABLETS_REQUIRED", True)
+# A manager's enrolment code works once, for this long.
+TABLET_CODE_MINUTES = 15
+# Wrong enrolment codes, across the whole service, that pause enrolling for the login cool-off.
+TABLET_CODE_FAILURE_LIMIT = 20
+# The tablet's cookie: as long as browsers keep one (Chrome caps at 400 days); renewed as the
+# tablet is used, so a tablet in use never needs enrolling again.
+TABLET_COOKIE_NAME = "saferoom_tablet"
+TABLET_COOKIE_AGE = 400 * 24 * 60 * 60
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",

@@ -12,16 +12,21 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client as HttpClient
+from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import hotp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from saferoom.accounts import tablets
+from saferoom.accounts.models import EnrolledTablet
 from saferoom.accounts.two_factor import requires_two_factor
 from saferoom.core.models import User
 from saferoom.core.roles import Role
 from saferoom.floor import board_cache
+from saferoom.sites.access import sites_for
 from saferoom.sites.defaults import seed_catalogue
 from saferoom.sites.models import Membership, Network, OpeningHours, Site, Space
 
@@ -166,24 +171,59 @@ def pass_two_factor(client: HttpClient, user: User) -> None:
     session.save()
 
 
+def enrolled_tablet(site: Site, label: str = "Test tablet") -> tuple[EnrolledTablet, str]:
+    """A tablet enrolled for ``site`` (as a manager's code would make it), and its secret."""
+    secret = tablets.new_secret()
+    tablet = EnrolledTablet.objects.create(
+        site=site, label=label, secret_hash=tablets.secret_hash(secret), enrolled_at=timezone.now()
+    )
+    return tablet, secret
+
+
+def on_tablet(client: HttpClient, site: Site, label: str = "Test tablet") -> EnrolledTablet:
+    """Make ``client`` a tablet enrolled for ``site``: it carries the tablet's cookie."""
+    tablet, secret = enrolled_tablet(site, label)
+    client.cookies[settings.TABLET_COOKIE_NAME] = secret
+    return tablet
+
+
 force_login_password_only = HttpClient.force_login
+_login_with_password = HttpClient.login
+
+
+def _second_factor(client: HttpClient, user: User) -> None:
+    if requires_two_factor(user):
+        pass_two_factor(client, user)
+    elif settings.TABLET_COOKIE_NAME not in client.cookies:
+        site = sites_for(user).first()
+        if site is not None:
+            on_tablet(client, site)
 
 
 def _force_login_with_second_factor(
     self: HttpClient, user: User, backend: str | None = None
 ) -> None:
     force_login_password_only(self, user, backend)
-    if requires_two_factor(user):
-        pass_two_factor(self, user)
+    _second_factor(self, user)
+
+
+def _login_with_second_factor(self: HttpClient, **credentials: Any) -> bool:
+    if not _login_with_password(self, **credentials):
+        return False
+    _second_factor(self, User.objects.get(pk=self.session["_auth_user_id"]))
+    return True
 
 
 @pytest.fixture(autouse=True)
 def _logged_in_personas_pass_two_factor(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Managers, evaluators and administrators need two-factor login: a test client's
-    ``force_login`` gives them a session that has passed it, so every test (and the access
-    table) sees the pages as a real, fully logged-in person does. Tests of the password-only
-    state log in through the login form, or with ``force_login_password_only``."""
+    """Every persona has a second factor: managers, evaluators and administrators an
+    authenticator app, desk and floor staff an enrolled tablet of their site (ADR 14). A test
+    client's ``force_login`` (or ``login``) gives them a session that has passed it (for the
+    desk and the floor the client becomes a tablet enrolled for their first site), so every test
+    (and the access table) sees the pages as a real, fully logged-in person does. Tests of the
+    password-only state log in through the login form, or with ``force_login_password_only``."""
     monkeypatch.setattr(HttpClient, "force_login", _force_login_with_second_factor)
+    monkeypatch.setattr(HttpClient, "login", _login_with_second_factor)
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,5 @@
-"""Forms of the login pages: password, a code, a new PIN, and switching user."""
+"""Forms of the login pages: password, a code, a new PIN, switching user, and enrolling a
+tablet (the manager's code, and typing it on the tablet)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from saferoom.core.models import User
+from saferoom.sites.forms import IdempotentForm
 
 
 class LoginForm(AuthenticationForm):
@@ -103,3 +105,32 @@ class SwitchForm(forms.Form):
     def __init__(self, *args: Any, colleagues: list[User], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["person"].choices = [(u.pk, str(u)) for u in colleagues]  # type: ignore[attr-defined]
+
+
+class TabletCodeForm(IdempotentForm):
+    label = forms.CharField(
+        label=gettext_lazy("Name of the tablet"),
+        max_length=80,
+        help_text=gettext_lazy(
+            "How you will know it in the list, for example “Front desk tablet 1”. Not a person."
+        ),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+
+class TabletEnrolForm(IdempotentForm):
+    code = forms.CharField(
+        label=gettext_lazy("Enrolment code"),
+        # Room for a code typed with spaces; anything longer is refused as not a code.
+        max_length=40,
+        help_text=gettext_lazy("The 8 letters and numbers a manager made for this tablet."),
+        widget=forms.TextInput(
+            attrs={
+                "class": "code-input",
+                "autocomplete": "off",
+                "autocapitalize": "characters",
+                "spellcheck": "false",
+                "autofocus": True,
+            }
+        ),
+    )

@@ -1,5 +1,6 @@
-"""Two-factor login before anything else: a session that has passed only the password step of
-a person who needs (or has set up) a second factor reaches the code page and nothing more."""
+"""Two-factor login before anything else: a session that has passed only the password step
+reaches the code page (or, for desk and floor staff without an app on a device that is not an
+enrolled tablet of their site, the page that says so) and nothing more."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from saferoom.accounts import two_factor
+from saferoom.accounts import tablets, two_factor
 
 
 def two_factor_exempt(view: Any) -> Any:
@@ -25,7 +26,9 @@ class TwoFactorRequiredMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+        response = self.get_response(request)
+        tablets.renew_cookie(request, response)
+        return response
 
     def process_view(
         self,
@@ -43,7 +46,7 @@ class TwoFactorRequiredMiddleware:
         step = two_factor.pending_step(request)
         if step is None:
             return None
-        url = reverse("accounts:verify" if step == "verify" else "accounts:enrol")
+        url = reverse(two_factor.STEP_URLS[step])
         if request.method == "GET" and not request.headers.get("HX-Request"):
             url = f"{url}?{urlencode({'next': request.get_full_path()})}"
         if request.headers.get("HX-Request"):

@@ -25,10 +25,12 @@ from django.utils import timezone
 
 from saferoom.accounts.models import LoginSession
 
-# Session data keys. started_at and last_active_at are SessionLifetimeMiddleware's.
+# Session data keys. started_at and last_active_at are SessionLifetimeMiddleware's; the tablet
+# (the EnrolledTablet the login is on) is noted by saferoom.accounts.two_factor.
 DEVICE_KEY = "device"
 STARTED_KEY = "started_at"
 LAST_ACTIVE_KEY = "last_active_at"
+TABLET_KEY = "saferoom_tablet"
 
 
 class SessionStore(db.SessionStore):
@@ -45,6 +47,8 @@ class SessionStore(db.SessionStore):
         obj.device = str(data.get(DEVICE_KEY, ""))[:80]
         obj.started_at = _from_epoch(data.get(STARTED_KEY))
         obj.last_seen_at = _from_epoch(data.get(LAST_ACTIVE_KEY))
+        tablet = data.get(TABLET_KEY)
+        obj.tablet_id = tablet if isinstance(tablet, int) else None
         return obj
 
 

@@ -1,13 +1,16 @@
 """Who must log in with a second factor, and the state of a session's two-factor check.
 
 Managers, evaluators and administrators (anyone holding such a membership anywhere) and
-superusers must: each can see client-level data across a site or a network, or aggregates that
-are published. Everyone else may opt in; a person who has set up an authenticator app is asked
-for a code whenever they log in with their password. A colleague who switches in on a shared
-tablet with their PIN (``saferoom.accounts.pins``) never holds a role that requires it.
+superusers must use an authenticator app: each can see client-level data across a site or a
+network, or aggregates that are published. Everyone else has a second factor too: a person who
+has set up an authenticator app is asked for a code whenever they log in with their password;
+one who has not logs in only on a tablet a manager enrolled for a site where they work
+(``saferoom.accounts.tablets``, ADR 14), which is also the only place a colleague can switch in
+with their PIN. Elsewhere the session is held on a page that says so.
 
 The decision is kept in the session for a few minutes, so that the board's background polling
-costs no extra queries; the pages of the two-factor step always look again."""
+costs no extra queries; the pages of the two-factor step always look again. Revoking a tablet
+ends the logins on it at once (``actions.revoke_tablet``), so the cache never outlives it."""
 
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ from django.http import HttpRequest
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from saferoom.accounts import tablets
+from saferoom.accounts.sessions import TABLET_KEY
 from saferoom.core.roles import Role
 
 TWO_FACTOR_ROLES = frozenset({Role.MANAGER, Role.EVALUATOR, Role.ADMIN})
@@ -28,22 +33,34 @@ TWO_FACTOR_ROLES = frozenset({Role.MANAGER, Role.EVALUATOR, Role.ADMIN})
 STATE_KEY = "saferoom_two_factor"
 AUTH_METHOD_KEY = "saferoom_auth_method"
 PIN = "pin"
+# The page of each step a session can be held on.
+STEP_URLS = {
+    "verify": "accounts:verify",
+    "enrol": "accounts:enrol",
+    "tablet": "accounts:tablet_needed",
+}
 RECHECK_SECONDS = 300
 BACKUP_CODES = 10
 
 
 @dataclass(frozen=True)
 class TwoFactorState:
-    required: bool  # their roles require it
+    required: bool  # their roles require an authenticator app
     enrolled: bool  # they have set up an authenticator app
+    on_tablet: bool = False  # this device is a tablet enrolled for a site where they work
 
     def step(self, auth_method: str | None) -> str | None:
-        """What this session must do before any other page: "verify", "enrol" or nothing."""
+        """What this session must do before any other page: "verify", "enrol", "tablet" (move to
+        an enrolled tablet) or nothing."""
         if self.required:
             return "verify" if self.enrolled else "enrol"
-        if self.enrolled and auth_method != PIN:
+        tablet_step = None if self.on_tablet or not tablets.required() else "tablet"
+        if auth_method == PIN:
+            # A PIN is the second factor on top of the tablet, never on its own.
+            return tablet_step
+        if self.enrolled:
             return "verify"
-        return None
+        return tablet_step
 
 
 def requires_two_factor(user: Any) -> bool:
@@ -63,21 +80,42 @@ def state(request: HttpRequest, *, fresh: bool = False) -> TwoFactorState:
     now = int(time.time())
     cached = request.session.get(STATE_KEY)
     user = request.user
+    cookie = tablets.fingerprint(request)
     if (
         not fresh
         and isinstance(cached, list)
-        and len(cached) == 4
+        and len(cached) == 6
         and cached[0] == user.pk
-        and now - int(cached[3]) < RECHECK_SECONDS
+        and cached[4] == cookie
+        and now - int(cached[5]) < RECHECK_SECONDS
     ):
-        return TwoFactorState(required=bool(cached[1]), enrolled=bool(cached[2]))
-    result = TwoFactorState(required=requires_two_factor(user), enrolled=is_enrolled(user))
-    request.session[STATE_KEY] = [user.pk, result.required, result.enrolled, now]
+        return TwoFactorState(
+            required=bool(cached[1]), enrolled=bool(cached[2]), on_tablet=bool(cached[3])
+        )
+    required = requires_two_factor(user)
+    tablet = tablets.tablet_of(request)
+    result = TwoFactorState(
+        required=required,
+        enrolled=is_enrolled(user),
+        on_tablet=not required and tablets.counts_for(tablet, user),
+    )
+    request.session[STATE_KEY] = [
+        user.pk,
+        result.required,
+        result.enrolled,
+        result.on_tablet,
+        cookie,
+        now,
+    ]
+    if tablet is not None:
+        request.session[TABLET_KEY] = tablet.pk
+    else:
+        request.session.pop(TABLET_KEY, None)
     return result
 
 
 def pending_step(request: HttpRequest, *, fresh: bool = False) -> str | None:
-    """ "verify", "enrol", or None when the session may carry on."""
+    """ "verify", "enrol", "tablet", or None when the session may carry on."""
     user: Any = request.user
     if not user.is_authenticated:
         return None

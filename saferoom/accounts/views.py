@@ -1,10 +1,12 @@
 """Logging in and out, two-factor login (set up, code, backup codes), personal PINs and
 switching user on a shared tablet, where you are logged in (ending a login on a lost tablet),
-and a manager resetting a colleague's authenticator or ending their logins.
+and a manager resetting a colleague's authenticator or ending their logins. Enrolled tablets
+have their own pages (``views_tablets``).
 
 The password step is Django's login view: its form passes the request to ``authenticate``, so
-the lockout backend sees every attempt. A person who needs a second factor is logged in after
-the password but held on the code page (``TwoFactorRequiredMiddleware``) until they pass it."""
+the lockout backend sees every attempt. Everyone is logged in after the password but held on the
+code page, or on the page saying the device is not an enrolled tablet of their site
+(``TwoFactorRequiredMiddleware``), until their second factor is there."""
 
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from saferoom.accounts import actions, sessions, two_factor
+from saferoom.accounts import actions, sessions, tablets, two_factor
 from saferoom.accounts.forms import CodeForm, EnrolForm, LoginForm, PinForm, SwitchForm
 from saferoom.accounts.middleware import two_factor_exempt
 from saferoom.accounts.models import StaffPin
@@ -72,8 +74,7 @@ def _next_url(request: HttpRequest) -> str:
 
 
 def _step_url(step: str, next_url: str) -> str:
-    name = "accounts:verify" if step == "verify" else "accounts:enrol"
-    return f"{reverse(name)}?{urlencode({'next': next_url})}"
+    return f"{reverse(two_factor.STEP_URLS[step])}?{urlencode({'next': next_url})}"
 
 
 # --- the password step, and logging out -------------------------------------------------
@@ -87,6 +88,8 @@ class LoginView(auth_views.LoginView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["expired"] = self.request.GET.get("expired") == "1"
+        context["tablet"] = tablets.tablet_of(self.request, note_seen=False)
+        context["tablets_required"] = tablets.required()
         return context
 
     def form_valid(self, form: Any) -> HttpResponse:
@@ -163,7 +166,10 @@ def verify(request: HttpRequest) -> HttpResponse:
         return redirect(next_url)
     state = two_factor.state(request, fresh=True)
     if not state.enrolled:
-        return redirect(_step_url("enrol", next_url) if state.required else next_url)
+        # No app to ask a code of: set one up (the wide roles), move to an enrolled tablet, or
+        # carry on.
+        step = state.step(request.session.get(two_factor.AUTH_METHOD_KEY))
+        return redirect(_step_url(step, next_url) if step else next_url)
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -195,6 +201,11 @@ def enrol(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     next_url = _next_url(request)
     state = two_factor.state(request, fresh=True)
+    auth_method = request.session.get(two_factor.AUTH_METHOD_KEY)
+    if not _verified(request) and state.step(auth_method) == "tablet":
+        # An app set up from a password alone would be a second factor anyone with the password
+        # could give themselves: set it up where the tablet already counts.
+        return redirect(_step_url("tablet", next_url))
     if state.enrolled and not _verified(request):
         # Replacing an app takes a code from the current one (or a backup code) first.
         return redirect(_step_url("verify", reverse("accounts:enrol")))
@@ -315,9 +326,14 @@ def pin(request: HttpRequest) -> HttpResponse:
 @roles(*ALL_ROLES)
 @require_http_methods(["GET", "POST"])
 def switch(request: HttpRequest) -> HttpResponse:
-    """A colleague takes over this tablet with their PIN: a new session in their name."""
+    """A colleague takes over this tablet with their PIN: a new session in their name. Only on
+    an enrolled tablet (ADR 14), and only colleagues who work at its site."""
     user = _user(request)
-    colleagues = list(actions.colleagues_for_switching(user))
+    tablet = tablets.tablet_of(request, note_seen=False)
+    if tablet is None and tablets.required():
+        return render(request, "accounts/switch.html", {"not_enrolled": True})
+    site = tablet.site if tablet is not None else None
+    colleagues = list(actions.colleagues_for_switching(user, site=site))
     form = SwitchForm(request.POST or None, colleagues=colleagues)
     if request.method == "POST" and form.is_valid():
         try:
@@ -325,6 +341,7 @@ def switch(request: HttpRequest) -> HttpResponse:
                 from_user=user,
                 to_user_id=form.cleaned_data["person"],
                 pin=form.cleaned_data["pin"],
+                site=site,
             )
         except ActionRefused as refusal:
             form.add_error("pin", refusal.message)
@@ -333,6 +350,8 @@ def switch(request: HttpRequest) -> HttpResponse:
             started_at = request.session.get("started_at")
             auth_login(request, colleague, backend=MODEL_BACKEND)  # a new session key
             request.session[two_factor.AUTH_METHOD_KEY] = two_factor.PIN
+            if tablet is not None:
+                request.session[sessions.TABLET_KEY] = tablet.pk
             if started_at is not None:
                 request.session["started_at"] = started_at
                 request.session["last_active_at"] = int(time.time())

@@ -18,7 +18,8 @@ from saferoom.accounts.two_factor import requires_two_factor
 from saferoom.core.errors import ActionRefused
 from saferoom.core.models import AuditEvent
 from saferoom.core.roles import Role
-from tests.conftest import PASSWORD, authenticator, make_user, totp_code
+from saferoom.sites.access import sites_for
+from tests.conftest import PASSWORD, authenticator, make_user, on_tablet, totp_code
 
 pytestmark = pytest.mark.django_db
 
@@ -30,9 +31,12 @@ OFFICE = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:126.0) Gecko/20100101 Fir
 
 
 def log_in(user, user_agent: str) -> HttpClient:
-    """Through the login form, as a person does, from a device with this user agent."""
+    """Through the login form, as a person does, from a device with this user agent (for the
+    desk and the floor, a tablet enrolled for their site)."""
     device = authenticator(user) if requires_two_factor(user) else None
     client = HttpClient(headers={"user-agent": user_agent}, REMOTE_ADDR="203.0.113.7")
+    if device is None:
+        on_tablet(client, sites_for(user)[0])
     response = client.post(reverse("login"), {"username": user.username, "password": PASSWORD})
     assert response.status_code == 302, response.content
     if device is not None:

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from saferoom.accounts.models import LoginSession
 from tests.browser.accessibility import assert_accessible
 from tests.browser.fixtures import browser, log_in, page  # noqa: F401 - the browser fixtures
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, on_tablet
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -29,8 +29,10 @@ def test_a_desk_worker_ends_the_login_on_a_missing_tablet(
     log_in,  # noqa: F811
     live_server,
     desk,
+    site_a,
 ):
     tablet = HttpClient(headers={"user-agent": TABLET})
+    on_tablet(tablet, site_a)
     response = tablet.post(reverse("login"), {"username": desk.username, "password": PASSWORD})
     assert response.status_code == 302
     tablet.get(reverse("home"))

@@ -16,7 +16,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from saferoom.core.models import AuditEvent
 from saferoom.core.roles import Role
-from tests.conftest import PASSWORD, authenticator, login, make_user, totp_code
+from tests.conftest import PASSWORD, authenticator, login, make_user, on_tablet, totp_code
 
 pytestmark = pytest.mark.django_db
 
@@ -189,9 +189,13 @@ def test_replacing_the_app_needs_the_old_one_first_and_then_only_the_new_one_wor
 # --- optional for everyone else -----------------------------------------------------------
 
 
-def test_a_desk_worker_logs_in_with_the_password_alone(desk):
-    _client, location = password_step(desk)
-    assert location == reverse("home")
+def test_a_desk_worker_logs_in_with_the_password_alone_on_a_tablet_enrolled_for_their_site(
+    desk, site_a
+):
+    tablet = HttpClient()
+    on_tablet(tablet, site_a)
+    response = tablet.post(reverse("login"), {"username": desk.username, "password": PASSWORD})
+    assert response["Location"] == reverse("home")
 
 
 def test_a_desk_worker_who_opted_in_is_asked_for_the_code_too(desk):

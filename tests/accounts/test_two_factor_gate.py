@@ -18,8 +18,9 @@ from tests.test_access_table import url_for
 
 pytestmark = pytest.mark.django_db
 
-# The steps of logging in themselves.
-OPEN_TO_PASSWORD_ONLY = {"accounts:verify", "accounts:enrol"}
+# The steps of logging in themselves (desk sessions held for want of an enrolled tablet are
+# walked in tests/accounts/test_enrolled_tablets.py).
+OPEN_TO_PASSWORD_ONLY = {"accounts:verify", "accounts:enrol", "accounts:tablet_needed"}
 PROTECTED = sorted(
     name
     for name, row in ACCESS_TABLE.items()

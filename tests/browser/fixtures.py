@@ -88,15 +88,36 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
+def enrol_tab(tab: Any, server_url: str, site: Any, label: str = "Browser test tablet") -> None:
+    """Enrol the tab's browser as a tablet of ``site`` through the real "Enrol this tablet" page,
+    with a code made as a manager would (here by the system)."""
+    from playwright.sync_api import expect
+
+    from saferoom.accounts import actions, tablets
+
+    _row, code = actions.create_tablet_code(site=site, label=label, by=None)
+    tab.goto(f"{server_url}/tablet/enrol/")
+    tab.get_by_label("Enrolment code").fill(tablets.show_code(code))
+    tab.get_by_role("button", name="Enrol this tablet").click()
+    expect(tab.get_by_text(f"This tablet is enrolled for {site.name}").first).to_be_visible()
+
+
 def sign_in(tab: Any, server_url: str, user: Any, password: str | None = None) -> None:
     """Log in on one tab through the real form, as the person would: managers, evaluators and
-    administrators then type the code their authenticator app shows."""
+    administrators then type the code their authenticator app shows; desk and floor staff log in
+    on a tablet enrolled for their site (the tab is enrolled first, if it is not yet)."""
+    from django.conf import settings
     from playwright.sync_api import expect
 
     from saferoom.accounts.two_factor import requires_two_factor
+    from saferoom.sites.access import sites_for
     from tests.conftest import PASSWORD, authenticator, totp_code
 
     device = authenticator(user) if requires_two_factor(user) else None
+    on_a_tablet = any(c["name"] == settings.TABLET_COOKIE_NAME for c in tab.context.cookies())
+    site = sites_for(user).first()
+    if device is None and not on_a_tablet and site is not None:
+        enrol_tab(tab, server_url, site)
     tab.goto(f"{server_url}/login/")
     tab.get_by_label("Username").fill(user.username)
     tab.get_by_label("Password").fill(PASSWORD if password is None else password)

@@ -27,7 +27,7 @@ import saferoom.urls
 from saferoom.accounts.models import LoginSession as Session
 from saferoom.core.access import roles
 from saferoom.core.roles import ALL_ROLES
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, on_tablet
 
 # --- a test-only URLconf -------------------------------------------------------------------
 
@@ -104,8 +104,9 @@ def test_logging_out_by_get_is_refused(nurse):
     assert client.get(reverse("home")).status_code == 200  # still logged in
 
 
-def test_logging_out_ends_the_session_on_the_server(nurse):
+def test_logging_out_ends_the_session_on_the_server(nurse, site_a):
     client = HttpClient()
+    on_tablet(client, site_a)  # the nurse station's tablet (ADR 14)
     response = client.post(reverse("login"), {"username": nurse.username, "password": PASSWORD})
     assert response.status_code == 302
     old_key = client.cookies[settings.SESSION_COOKIE_NAME].value

@@ -7,12 +7,13 @@ from django.urls import reverse
 
 from saferoom.accounts.models import LoginSession as Session
 from saferoom.core.models import AuditEvent
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, on_tablet
 
 
 @pytest.mark.django_db
 def test_a_desk_worker_logs_in_and_lands_on_their_queue(desk, site_a):
     client = HttpClient()
+    on_tablet(client, site_a)  # the desk's tablet (ADR 14)
     response = client.post(reverse("login"), {"username": "dana.desk", "password": PASSWORD})
     assert response.status_code == 302
     response = client.get(reverse("home"))

@@ -1,8 +1,9 @@
 """``saferoom demo``: a demo network with a year of realistic history and one login per role.
 
 Running it again reuses what exists: the network and its history are made once; the demo
-accounts are checked (and their password reset) on every run. It refuses to run with DEBUG off,
-because it creates accounts with a password printed in the README.
+accounts are checked (and their password reset) on every run, and each run prints a new code to
+enrol the browser as a Riverside tablet, where the desk and floor accounts log in (ADR 14). It
+refuses to run with DEBUG off, because it creates accounts with a password printed in the README.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from saferoom.accounts import actions as account_actions
+from saferoom.accounts import tablets
 from saferoom.core.models import User
 from saferoom.core.roles import Role
 from saferoom.floor.models import Visit
@@ -48,6 +51,10 @@ DEMO_SEED = 2025
 DEMO_URL = "http://127.0.0.1:8000"
 # A newly opened service is quieter in its first weeks.
 RAMP_UP_DAYS = 42
+# The demo's tablet code: for a day of trying the demo, not the 15 minutes of a real one; each
+# run of the demo prints a new one.
+DEMO_TABLET_CODE_LIFE = timedelta(hours=24)
+DEMO_TABLET_SITE = "riverside"
 
 
 @dataclass(frozen=True)
@@ -187,6 +194,7 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"{network.name} already exists: reusing it.")
         self._accounts(network)
+        tablet_code = self._tablet_code(network)
 
         sites = list(network.sites.order_by("name"))
         history_needed = days and not Visit.objects.filter(site__in=sites).exists()
@@ -230,7 +238,7 @@ class Command(BaseCommand):
                 f"The demo history is still being made (or was interrupted): see {history_log()}. "
                 "To start again from nothing: make demo-reset."
             )
-        self.stdout.write(self._box())
+        self.stdout.write(self._box(tablet_code))
 
     def _history_in_background(self, days: int) -> None:
         """A year of history takes about ten minutes (every visit goes through the same
@@ -319,7 +327,16 @@ class Command(BaseCommand):
                 if not user.is_active:
                     site_actions.reactivate_staff_user(user=user, by=None)
 
-    def _box(self) -> str:
+    def _tablet_code(self, network: Network) -> str:
+        """A one-time code that enrols the demo's browser as a Riverside tablet, so the desk and
+        floor accounts can log in (the rule stays on, as on a real service)."""
+        site = network.sites.get(slug=DEMO_TABLET_SITE)
+        _row, code = account_actions.create_tablet_code(
+            site=site, label="Demo tablet", by=None, valid_for=DEMO_TABLET_CODE_LIFE
+        )
+        return tablets.show_code(code)
+
+    def _box(self, tablet_code: str) -> str:
         labels = {a.username: str(a.role.label) for a in DEMO_ACCOUNTS}
         role_width = max(len(label) for label in labels.values()) + 2
         user_width = max(len(a.username) for a in DEMO_ACCOUNTS) + 2
@@ -331,6 +348,9 @@ class Command(BaseCommand):
                 f"{labels[a.username]:<{role_width}}{a.username:<{user_width}}{DEMO_PASSWORD}"
                 for a in DEMO_ACCOUNTS
             ),
+            "",
+            "Desk and floor log in on an enrolled tablet. On the login page choose",
+            f"Enrol this tablet and type {tablet_code} (once, within 24 hours).",
             "",
             "Demo accounts only: never use them on a real service.",
         ]
