@@ -286,6 +286,9 @@ class Cast:
     client_ids: dict[int, int]  # visit id -> client id, for visits made by the load
     codes: dict[int, str]  # client id -> display code, for the load's people
     history: str
+    # site slug -> the cookie of a tablet enrolled for it (ADR 14: desk and floor staff log in
+    # with a password only on an enrolled tablet), as a manager's enrolment code would set it
+    tablets: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -295,6 +298,8 @@ def prepare(world: Any, *, quick: bool) -> Cast:
     from django.db import DatabaseError
     from django.db.models import Q
 
+    from saferoom.accounts import tablets
+    from saferoom.accounts.models import EnrolledTablet
     from saferoom.api.actions import create_token
     from saferoom.clients.actions import register_client
     from saferoom.clients.codes import SchemeAttributes
@@ -318,6 +323,17 @@ def prepare(world: Any, *, quick: bool) -> Cast:
         for floor in world.floors.values():
             Membership.objects.create(user=user, network=network, site=floor.site, role=role)
     _, nurse_token = create_token(user=users["nurse"], name="load: nurse tablet", by=world.admin)
+    tablet_cookies = {}
+    for floor in world.floors.values():
+        secret = tablets.new_secret()
+        EnrolledTablet.objects.create(
+            site=floor.site,
+            label="Load tablet",
+            secret_hash=tablets.secret_hash(secret),
+            enrolled_by=world.admin,
+            enrolled_at=datetime.now(UTC),
+        )
+        tablet_cookies[floor.site.slug] = secret
     _, manager_token = create_token(user=users["manager"], name="load: reports", by=world.admin)
 
     now = datetime.now(UTC)
@@ -408,6 +424,7 @@ def prepare(world: Any, *, quick: bool) -> Cast:
         clients=clients,
         client_ids={},
         codes=dict(clients),
+        tablets=tablet_cookies,
         history=history,
     )
 
@@ -548,6 +565,13 @@ class Driver:
 
     # Logging in ---------------------------------------------------------------------------
 
+    def on_tablet(self, browser: Browser, site: str) -> Browser:
+        """``browser`` becomes a tablet enrolled for ``site`` (its cookie)."""
+        from django.conf import settings
+
+        browser.cookies[settings.TABLET_COOKIE_NAME] = self.cast.tablets[site]
+        return browser
+
     def log_in(self, browser: Browser, username: str) -> Answer:
         page = self.http.request("login", browser, "GET", "/login/", record=False)
         token = Form.value(Form.read(page.body), "csrfmiddlewaretoken")
@@ -566,21 +590,23 @@ class Driver:
         minutes after the last: polls alone do not keep a session alive, on purpose)."""
         self.devices = []
         for i in range(devices):
-            browser = Browser(f"device {i + 1}")
+            site = self.device_sites[i % len(self.device_sites)]
+            browser = self.on_tablet(Browser(f"device {i + 1}"), site)
             self.log_in(browser, self.cast.nurse)
-            self.devices.append((browser, self.device_sites[i % len(self.device_sites)]))
+            self.devices.append((browser, site))
         self.desks = []
         slugs = sorted(self.cast.sites, key=lambda s: -self.cast.sites[s].places)
         for i in range(DESK_PCS):
-            browser = Browser(f"desk {i + 1}")
+            site = slugs[i % len(slugs)]
+            browser = self.on_tablet(Browser(f"desk {i + 1}"), site)
             self.log_in(browser, self.cast.desk[i])
-            self.desks.append((browser, slugs[i % len(slugs)]))
+            self.desks.append((browser, site))
         self.desk_staff = []
         for username in self.cast.desk:
-            browser = Browser(username)
+            browser = self.on_tablet(Browser(username), slugs[0])
             self.log_in(browser, username)
             self.desk_staff.append(browser)
-        self.nurse = Browser("nurse")
+        self.nurse = self.on_tablet(Browser("nurse"), self.cast.busy)
         self.log_in(self.nurse, self.cast.nurse)
         self.manager = self.manager_session()
 
