@@ -42,7 +42,7 @@ audit-deps: install
 ## demo: set everything up (venv, database, demo network, one account per role) and serve.
 demo: install
 	$(BIN)/saferoom migrate --noinput
-	$(BIN)/saferoom demo --history=background
+	$(BIN)/saferoom demo --history=background --url http://$(HOST):$(PORT)
 	$(BIN)/saferoom runserver $(HOST):$(PORT)
 
 ## demo-reset: throw the demo database away (history, accounts) to start again.

@@ -152,6 +152,13 @@ def test_demo_creates_the_network_accounts_and_history_once(debug):
     assert User.objects.filter(username__in=[a.username for a in DEMO_ACCOUNTS]).count() == 5
 
 
+def test_the_demo_box_names_the_address_it_is_served_at(debug):
+    out, _err = run("demo", "--days", "0", "--quiet", "--url", "http://127.0.0.1:8765")
+
+    assert "saferoom demo: open http://127.0.0.1:8765" in out
+    assert "8000" not in out
+
+
 def test_every_demo_account_logs_in_with_the_demo_password(debug):
     run("demo", "--days", "0", "--quiet")
     network = Network.objects.get(name=DEMO_NETWORK)

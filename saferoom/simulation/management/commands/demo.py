@@ -167,6 +167,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
         parser.add_argument(
+            "--url",
+            default=DEMO_URL,
+            help=f"the address the box tells people to open ({DEMO_URL}; make demo passes its own)",
+        )
+        parser.add_argument(
             "--pause",
             type=float,
             default=0.0,
@@ -238,7 +243,7 @@ class Command(BaseCommand):
                 f"The demo history is still being made (or was interrupted): see {history_log()}. "
                 "To start again from nothing: make demo-reset."
             )
-        self.stdout.write(self._box(tablet_code))
+        self.stdout.write(self._box(tablet_code, options["url"]))
 
     def _history_in_background(self, days: int) -> None:
         """A year of history takes about ten minutes (every visit goes through the same
@@ -336,12 +341,12 @@ class Command(BaseCommand):
         )
         return tablets.show_code(code)
 
-    def _box(self, tablet_code: str) -> str:
+    def _box(self, tablet_code: str, url: str = DEMO_URL) -> str:
         labels = {a.username: str(a.role.label) for a in DEMO_ACCOUNTS}
         role_width = max(len(label) for label in labels.values()) + 2
         user_width = max(len(a.username) for a in DEMO_ACCOUNTS) + 2
         rows = [
-            f"saferoom demo: open {DEMO_URL}",
+            f"saferoom demo: open {url}",
             "",
             f"{'Role':<{role_width}}{'Username':<{user_width}}Password",
             *(
