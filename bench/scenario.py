@@ -22,6 +22,8 @@ from django.test import Client as TestClient
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from saferoom.accounts import tablets
+from saferoom.accounts.models import EnrolledTablet
 from saferoom.clients.actions import register_client
 from saferoom.clients.codes import SchemeAttributes
 from saferoom.core.models import User
@@ -265,17 +267,34 @@ def build(*, places: tuple[int, ...] = SIZES) -> World:
         Membership.objects.create(user=world.desk, network=network, site=site, role=Role.DESK)
         world.floors[n] = Floor(site=Site.objects.get(pk=site.pk), places=n)
         builder.fill(world.floors[n])
-    world.cookies["floor"] = [_log_in(world.nurses[i % len(world.nurses)]) for i in range(DEVICES)]
-    world.cookies["desk"] = [_log_in(world.desk) for _ in range(2)]
+    # Desk and floor staff work on a tablet enrolled for their sites (ADR 14); everyone here
+    # works at every bench site, so one enrolled tablet's cookie serves every device.
+    tablet = _enrolled_tablet(world.floors[min(world.floors)].site)
+    world.cookies["floor"] = [
+        _log_in(world.nurses[i % len(world.nurses)], tablet) for i in range(DEVICES)
+    ]
+    world.cookies["desk"] = [_log_in(world.desk, tablet) for _ in range(2)]
     return world
 
 
-def _log_in(user: User) -> str:
-    """A fresh session for ``user``, as a Cookie header (one per device)."""
+def _enrolled_tablet(site: Site) -> str:
+    """A tablet enrolled for ``site`` (as a manager's code would make it), as a Cookie pair."""
+    secret = tablets.new_secret()
+    EnrolledTablet.objects.create(
+        site=site,
+        label="Bench tablet",
+        secret_hash=tablets.secret_hash(secret),
+        enrolled_at=timezone.now(),
+    )
+    return f"{settings.TABLET_COOKIE_NAME}={secret}"
+
+
+def _log_in(user: User, tablet: str) -> str:
+    """A fresh session for ``user`` on ``tablet``, as a Cookie header (one per device)."""
     client = TestClient()
     client.force_login(user)
     name = settings.SESSION_COOKIE_NAME
-    return f"{name}={client.cookies[name].value}"
+    return f"{name}={client.cookies[name].value}; {tablet}"
 
 
 def counts(site: Site) -> dict[str, Any]:
